@@ -1,0 +1,127 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/* Unit tests of pkg/base (errbuf, buf, str) and pkg/log line formatting. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <jansson.h>
+
+#include "base/buf.h"
+#include "base/errbuf.h"
+#include "base/str.h"
+#define LOG_MODULE "test"
+#include "log/log.h"
+
+static void test_errbuf(void **state)
+{
+        struct errbuf err;
+
+        (void)state;
+        errbuf_clear(&err);
+        assert_int_equal(errbuf_set(&err, -EINVAL, "bad '%s'", "x\ny"), -EINVAL);
+        assert_string_equal(err.msg, "bad 'x y'");
+        assert_int_equal(errbuf_wrap(&err, -EIO, "policy '%s'", "p"), -EIO);
+        assert_string_equal(err.msg, "policy 'p': bad 'x y'");
+        assert_int_equal(err.code, -EIO);
+        assert_int_equal(errbuf_set(NULL, -ENOENT, "ignored"), -ENOENT);
+        errbuf_clear(&err);
+        err.code = -ENOENT;
+        assert_non_null(strstr(errbuf_msg(&err), "No such file"));
+}
+
+static void test_buf_bounds(void **state)
+{
+        struct buf b;
+
+        (void)state;
+        buf_init(&b, 8);
+        assert_int_equal(buf_append_str(&b, "abcd"), 0);
+        assert_int_equal(buf_printf(&b, "%d", 1234), 0);
+        assert_string_equal(b.data, "abcd1234");
+        assert_int_equal(buf_append_str(&b, "x"), -EMSGSIZE);
+        assert_int_equal(b.len, 8);
+        buf_consume(&b, 3);
+        assert_string_equal(b.data, "d1234");
+        buf_cleanup(&b);
+}
+
+static void test_str_numbers(void **state)
+{
+        uint64_t u = 7;
+        int64_t i = 7;
+
+        (void)state;
+        assert_int_equal(str_to_u64("18446744073709551615", &u), 0);
+        assert_true(u == UINT64_MAX);
+        assert_int_equal(str_to_u64("18446744073709551616", &u), -ERANGE);
+        assert_int_equal(str_to_u64("12x", &u), -EINVAL);
+        assert_int_equal(str_to_u64("", &u), -EINVAL);
+        assert_int_equal(str_to_u64("-1", &u), -EINVAL);
+        assert_true(u == UINT64_MAX); /* untouched on failure */
+        assert_int_equal(str_to_i64("-9223372036854775808", &i), 0);
+        assert_true(i == INT64_MIN);
+        assert_int_equal(str_to_i64("9223372036854775808", &i), -ERANGE);
+        assert_true(str_has_suffix("kagent.db-wal", "-wal"));
+        assert_false(str_has_prefix("kag", "kagent"));
+}
+
+/* Every log line is one valid JSON object, even when values are far too long to fit. */
+static void test_log_json_lines(void **state)
+{
+        char big[3 * LOG_LINE_MAX];
+        char out[4 * LOG_LINE_MAX];
+        int fds[2];
+        ssize_t n;
+        json_t *line;
+        json_error_t jerr;
+
+        (void)state;
+        memset(big, '"', sizeof(big) - 1);
+        big[sizeof(big) - 1] = '\0';
+        assert_int_equal(pipe(fds), 0);
+        log_set_fd(fds[1]);
+        log_setup(LOG_LEVEL_INFO, LOG_FORMAT_JSON);
+        log_debug("hidden");
+        log_info("hello", LOG_STR("k", "v\n\"q\""), LOG_INT("n", -5), LOG_BOOL("b", 1));
+        log_warn("big", LOG_STR("v", big), LOG_INT("after", 1));
+        log_set_fd(2);
+        close(fds[1]);
+        n = read(fds[0], out, sizeof(out) - 1);
+        close(fds[0]);
+        assert_true(n > 0);
+        out[n] = '\0';
+        char *nl = strchr(out, '\n');
+        assert_non_null(nl);
+        line = json_loadb(out, (size_t)(nl - out), 0, &jerr);
+        assert_non_null(line);
+        assert_string_equal(json_string_value(json_object_get(line, "msg")), "hello");
+        assert_string_equal(json_string_value(json_object_get(line, "k")), "v\n\"q\"");
+        assert_int_equal(json_integer_value(json_object_get(line, "n")), -5);
+        json_decref(line);
+        char *second = nl + 1;
+        char *nl2 = strchr(second, '\n');
+        assert_non_null(nl2);
+        assert_true(nl2 - second <= LOG_LINE_MAX);
+        line = json_loadb(second, (size_t)(nl2 - second), 0, &jerr);
+        assert_non_null(line);
+        assert_string_equal(json_string_value(json_object_get(line, "level")), "warn");
+        json_decref(line);
+}
+
+int main(void)
+{
+        const struct CMUnitTest tests[] = {
+                cmocka_unit_test(test_errbuf),
+                cmocka_unit_test(test_buf_bounds),
+                cmocka_unit_test(test_str_numbers),
+                cmocka_unit_test(test_log_json_lines),
+        };
+        return cmocka_run_group_tests(tests, NULL, NULL);
+}
