@@ -1,0 +1,469 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * SQLite deleting: one short BEGIN IMMEDIATE transaction per batch of planned rows. Inside it,
+ * before anything is deleted, every session the batch touches is re-checked for activity newer
+ * than the cutoff (an event written after the plan starts a new idle period), orphans whose
+ * parent came back and soft-deleted rows that were resurrected are dropped from the plan, and
+ * tasks still claimed by another session row are kept.
+ */
+#define LOG_MODULE "store"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/errbuf.h"
+#include "log/log.h"
+#include "store/sqlite_internal.h"
+
+/* Build the activity re-check for one session key: ?1 sid, ?2 uid, ?3 cut (julian day),
+ * ?4 event rowid watermark, ?5 checkpoint rowid watermark. 'any': every session row with the
+ * id (tasks belong to all of them) instead of the one (id, user). */
+static int build_recheck(struct sq *q, bool any, struct buf *b)
+{
+        const char *s_uid = any ? "s.user_id" : "?2";
+        const char *s_id = any ? "s.id" : "?1";
+        int rc = 0;
+
+        if (any)
+                rc |= buf_append_str(b, "SELECT EXISTS (SELECT 1 FROM main.session s WHERE "
+                                        "s.id = ?1 AND (julianday(s.updated_at) > ?3 OR "
+                                        "julianday(s.created_at) > ?3");
+        else
+                rc |= buf_append_str(b, "SELECT (EXISTS (SELECT 1 FROM main.session s WHERE "
+                                        "s.id = ?1 AND s.user_id = ?2 AND "
+                                        "(julianday(s.updated_at) > ?3 OR "
+                                        "julianday(s.created_at) > ?3))");
+        if (q->t[STORE_T_EVENT].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM main.event e WHERE e.session_id = %s "
+                                 "AND e.rowid > ?4 AND e.user_id = %s)",
+                                 s_id, s_uid);
+        if (q->t[STORE_T_CHECKPOINT].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM main.lg_checkpoint c WHERE "
+                                 "c.user_id = %s AND c.thread_id = %s AND c.rowid > ?5)",
+                                 s_uid, s_id);
+        if (q->t[STORE_T_CREWAI_MEMORY].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM main.crewai_agent_memory m WHERE "
+                                 "m.user_id = %s AND m.thread_id = %s AND "
+                                 "julianday(m.updated_at) > ?3)",
+                                 s_uid, s_id);
+        if (q->t[STORE_T_CREWAI_FLOW].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM main.crewai_flow_state m WHERE "
+                                 "m.user_id = %s AND m.thread_id = %s AND "
+                                 "julianday(m.updated_at) > ?3)",
+                                 s_uid, s_id);
+        if (any)
+                rc |= buf_append_str(b, "))");
+        if (q->t[STORE_T_TASK].present)
+                rc |= buf_append_str(b, " OR EXISTS (SELECT 1 FROM main.task t WHERE "
+                                        "t.session_id = ?1 AND julianday(t.updated_at) > ?3)");
+        if (!any)
+                rc |= buf_append_str(b, ")");
+        return rc ? -ENOMEM : 0;
+}
+
+static int recheck_prepare(struct sq *q, struct errbuf *err)
+{
+        for (int any = 0; any < 2; any++) {
+                struct buf b;
+                int rc;
+
+                if (q->recheck[any])
+                        continue;
+                buf_init(&b, 8192);
+                rc = build_recheck(q, any, &b);
+                if (rc < 0) {
+                        buf_cleanup(&b);
+                        return errbuf_set(err, rc, "out of memory");
+                }
+                rc = sq_prepare(q, b.data, &q->recheck[any], err);
+                buf_cleanup(&b);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
+/* Is the session key active after the cutoff? 1 yes, 0 no, negative errno. */
+static int session_active(struct sq *q, const char *sid, const char *uid, int any,
+                          struct errbuf *err)
+{
+        sqlite3_stmt *st = q->recheck[any ? 1 : 0];
+        int rc;
+
+        (void)sqlite3_bind_text(st, 1, sid, -1, SQLITE_TRANSIENT);
+        (void)sqlite3_bind_text(st, 2, uid, -1, SQLITE_TRANSIENT);
+        (void)sqlite3_bind_double(st, 3, q->recheck_cut_jd);
+        (void)sqlite3_bind_int64(st, 4, q->w_event);
+        (void)sqlite3_bind_int64(st, 5, q->w_checkpoint);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                rc = sqlite3_column_int(st, 0) != 0;
+        } else {
+                rc = sq_fail(q, rc, err, "re-check");
+        }
+        (void)sqlite3_reset(st);
+        return rc;
+}
+
+struct key {
+        int64_t skey;
+        char *sid;
+        char *uid;
+        int any;
+};
+
+/* Re-check every session key of the batch; drop the plan of those that became active. */
+static int recheck_sessions(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped,
+                            struct errbuf *err)
+{
+        sqlite3_stmt *sel = NULL;
+        sqlite3_stmt *drop = NULL;
+        struct key *keys = NULL;
+        size_t n = 0;
+        size_t cap = 0;
+        int rc;
+
+        rc = sq_prepare(q,
+                        "SELECT DISTINCT k.skey, k.sid, k.uid, k.anyuser FROM temp.kr_cand c "
+                        "JOIN temp.kr_skey k ON k.skey = c.skey WHERE c.seq > ?1 AND c.seq <= ?2",
+                        &sel, err);
+        if (rc < 0)
+                goto out;
+        (void)sqlite3_bind_int64(sel, 1, lo);
+        (void)sqlite3_bind_int64(sel, 2, hi);
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
+                if (n == cap) {
+                        size_t nc = cap ? cap * 2 : 64;
+                        struct key *v = reallocarray(keys, nc, sizeof(*v));
+
+                        if (!v) {
+                                rc = errbuf_set(err, -ENOMEM, "out of memory");
+                                goto out;
+                        }
+                        keys = v;
+                        cap = nc;
+                }
+                keys[n].skey = sqlite3_column_int64(sel, 0);
+                keys[n].sid = strdup((const char *)sqlite3_column_text(sel, 1));
+                keys[n].uid = strdup((const char *)sqlite3_column_text(sel, 2));
+                keys[n].any = sqlite3_column_int(sel, 3);
+                n++;
+                if (!keys[n - 1].sid || !keys[n - 1].uid) {
+                        rc = errbuf_set(err, -ENOMEM, "out of memory");
+                        goto out;
+                }
+        }
+        if (rc != SQLITE_DONE) {
+                rc = sq_fail(q, rc, err, "re-check");
+                goto out;
+        }
+        rc = sq_prepare(q, "DELETE FROM temp.kr_cand WHERE skey = ?1", &drop, err);
+        if (rc < 0)
+                goto out;
+        for (size_t i = 0; i < n; i++) {
+                rc = session_active(q, keys[i].sid, keys[i].uid, keys[i].any, err);
+                if (rc < 0)
+                        goto out;
+                if (rc == 0)
+                        continue;
+                log_debug("session became active, skipped", LOG_INT("skey", keys[i].skey));
+                (void)sqlite3_bind_int64(drop, 1, keys[i].skey);
+                rc = sq_step_done(q, drop, err, "re-check");
+                if (rc < 0)
+                        goto out;
+                (*skipped)++;
+        }
+        rc = 0;
+out:
+        for (size_t i = 0; i < n; i++) {
+                free(keys[i].sid);
+                free(keys[i].uid);
+        }
+        free(keys);
+        sqlite3_finalize(sel);
+        sqlite3_finalize(drop);
+        return rc;
+}
+
+/* Drop whole units whose head row no longer qualifies: 'cond' is over alias t (the head). */
+static int drop_units(struct sq *q, enum store_rule rule, enum store_table head, const char *cond,
+                      int64_t lo, int64_t hi, int64_t *skipped, struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        struct buf b;
+        int rc;
+
+        if (!q->t[head].present)
+                return 0;
+        buf_init(&b, 4096);
+        rc = buf_printf(&b,
+                        "DELETE FROM temp.kr_cand WHERE unit IN (SELECT c.unit FROM temp.kr_cand "
+                        "c JOIN main.\"%s\" t ON t.rowid = c.rid WHERE c.head = 1 AND "
+                        "c.rule = %d AND c.tbl = %d AND c.unit IN (SELECT unit FROM temp.kr_cand "
+                        "WHERE seq > ?1 AND seq <= ?2) AND (%s))",
+                        store_table_name(head), (int)rule, (int)head, cond);
+        if (rc < 0) {
+                rc = errbuf_set(err, rc, "sql text too long");
+                goto out;
+        }
+        rc = sq_prepare(q, b.data, &st, err);
+        if (rc < 0)
+                goto out;
+        (void)sqlite3_bind_int64(st, 1, lo);
+        (void)sqlite3_bind_int64(st, 2, hi);
+        if (sqlite3_bind_parameter_index(st, "?3") > 0 || sqlite3_bind_parameter_count(st) >= 3)
+                (void)sqlite3_bind_double(st, 3, q->cur_rule_age_jd);
+        rc = sq_step_done(q, st, err, "re-check");
+        if (rc < 0)
+                goto out;
+        *skipped += sqlite3_changes(q->db) > 0 ? 1 : 0;
+out:
+        sqlite3_finalize(st);
+        buf_cleanup(&b);
+        return rc;
+}
+
+static int recheck_rows(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped, struct errbuf *err)
+{
+        static const struct {
+                enum store_rule rule;
+                enum store_table head;
+                const char *cond;
+        } checks[] = {
+                /* An orphan whose parent reappeared is no orphan. */
+                { STORE_RULE_ORPHANS, STORE_T_EVENT,
+                  "EXISTS (SELECT 1 FROM main.session s WHERE s.id = t.session_id AND "
+                  "s.user_id = t.user_id)" },
+                { STORE_RULE_ORPHANS, STORE_T_TASK,
+                  "EXISTS (SELECT 1 FROM main.session s WHERE s.id = t.session_id)" },
+                { STORE_RULE_ORPHANS, STORE_T_PUSH,
+                  "EXISTS (SELECT 1 FROM main.task p WHERE p.id = t.task_id AND NOT EXISTS "
+                  "(SELECT 1 FROM temp.kr_cand x WHERE x.tbl = 7 AND x.rid = p.rowid))" },
+                { STORE_RULE_ORPHANS, STORE_T_CHECKPOINT,
+                  "EXISTS (SELECT 1 FROM main.session s WHERE s.id = t.thread_id AND "
+                  "s.user_id = t.user_id)" },
+                { STORE_RULE_ORPHANS, STORE_T_CHECKPOINT_WRITE,
+                  "EXISTS (SELECT 1 FROM main.lg_checkpoint p WHERE p.user_id = t.user_id AND "
+                  "p.thread_id = t.thread_id AND p.checkpoint_ns = t.checkpoint_ns AND "
+                  "p.checkpoint_id = t.checkpoint_id AND NOT EXISTS (SELECT 1 FROM "
+                  "temp.kr_cand x WHERE x.tbl = 2 AND x.rid = p.rowid))" },
+                { STORE_RULE_ORPHANS, STORE_T_CREWAI_MEMORY,
+                  "EXISTS (SELECT 1 FROM main.session s WHERE s.id = t.thread_id AND "
+                  "s.user_id = t.user_id)" },
+                { STORE_RULE_ORPHANS, STORE_T_CREWAI_FLOW,
+                  "EXISTS (SELECT 1 FROM main.session s WHERE s.id = t.thread_id AND "
+                  "s.user_id = t.user_id)" },
+        };
+        static const char soft_cond[] =
+                "NOT (t.deleted_at IS NOT NULL AND julianday(t.deleted_at) < ?3)";
+        int rc;
+
+        for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+                if ((checks[i].head == STORE_T_PUSH && !q->t[STORE_T_TASK].present) ||
+                    (checks[i].head == STORE_T_CHECKPOINT_WRITE &&
+                     !q->t[STORE_T_CHECKPOINT].present) ||
+                    (checks[i].head != STORE_T_PUSH && checks[i].head != STORE_T_CHECKPOINT_WRITE &&
+                     !q->t[STORE_T_SESSION].present))
+                        continue;
+                rc = drop_units(q, checks[i].rule, checks[i].head, checks[i].cond, lo, hi, skipped,
+                                err);
+                if (rc < 0)
+                        return rc;
+        }
+        /* A soft-deleted row that was saved again (deleted_at reset) is live data. */
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (!q->t[t].present || !q->t[t].has_deleted_at)
+                        continue;
+                rc = drop_units(q, STORE_RULE_SOFT_DELETED, (enum store_table)t, soft_cond, lo, hi,
+                                skipped, err);
+                if (rc < 0)
+                        return rc;
+        }
+        if (q->t[STORE_T_TASK].present && q->t[STORE_T_SESSION].present) {
+                /* Tasks of a shared session id stay while another session row claims them. */
+                sqlite3_stmt *st = NULL;
+
+                rc = sq_prepare(q,
+                                "DELETE FROM temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND "
+                                "tbl IN (6, 7) AND rule IN (0, 1) AND skey IN (SELECT k.skey "
+                                "FROM temp.kr_skey k WHERE k.anyuser = 0 AND EXISTS (SELECT 1 "
+                                "FROM main.session s WHERE s.id = k.sid AND s.user_id <> k.uid "
+                                "AND NOT EXISTS (SELECT 1 FROM temp.kr_cand y WHERE y.tbl = 9 "
+                                "AND y.rid = s.rowid AND y.seq <= ?2)))",
+                                &st, err);
+                if (rc < 0)
+                        return rc;
+                (void)sqlite3_bind_int64(st, 1, lo);
+                (void)sqlite3_bind_int64(st, 2, hi);
+                rc = sq_step_done(q, st, err, "re-check");
+                sqlite3_finalize(st);
+                if (rc < 0)
+                        return rc;
+        }
+        return 0;
+}
+
+/* Count what the batch will delete, per table, from the plan (bytes as planned). */
+static int batch_counts(struct sq *q, int64_t lo, int64_t hi, struct store_batch_result *out,
+                        struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sq_prepare(q,
+                        "SELECT tbl, coalesce(sum(bytes), 0) FROM temp.kr_cand WHERE seq > ?1 "
+                        "AND seq <= ?2 GROUP BY tbl",
+                        &st, err);
+        if (rc < 0)
+                return rc;
+        (void)sqlite3_bind_int64(st, 1, lo);
+        (void)sqlite3_bind_int64(st, 2, hi);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int t = sqlite3_column_int(st, 0);
+
+                if (t >= 0 && t < STORE_T_COUNT)
+                        out->tables[t].bytes = sqlite3_column_int64(st, 1);
+        }
+        rc = rc == SQLITE_DONE ? 0 : sq_fail(q, rc, err, "batch");
+        sqlite3_finalize(st);
+        return rc;
+}
+
+static int delete_rows(struct sq *q, int64_t lo, int64_t hi, struct store_batch_result *out,
+                       struct errbuf *err)
+{
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                sqlite3_stmt *st = NULL;
+                char sql[256];
+                int rc;
+
+                if (!q->t[t].present)
+                        continue;
+                (void)snprintf(sql, sizeof(sql),
+                               "DELETE FROM main.\"%s\" WHERE rowid IN (SELECT rid FROM "
+                               "temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND tbl = %d)",
+                               store_table_name((enum store_table)t), t);
+                rc = sq_prepare(q, sql, &st, err);
+                if (rc < 0)
+                        return rc;
+                (void)sqlite3_bind_int64(st, 1, lo);
+                (void)sqlite3_bind_int64(st, 2, hi);
+                rc = sq_step_done(q, st, err, "delete");
+                sqlite3_finalize(st);
+                if (rc < 0)
+                        return rc;
+                out->tables[t].rows = sqlite3_changes(q->db);
+                if (out->tables[t].rows == 0)
+                        out->tables[t].bytes = 0;
+                out->rows += out->tables[t].rows;
+        }
+        return 0;
+}
+
+/*
+ * Our own deletes can lower a table's largest rowid, and SQLite then hands the freed numbers to
+ * new rows. Lower the watermark with it so a new row is never mistaken for an old one.
+ */
+static int lower_watermarks(struct sq *q, const struct store_batch_result *r, struct errbuf *err)
+{
+        int64_t m = 0;
+        int rc;
+
+        if (r->tables[STORE_T_EVENT].rows > 0) {
+                rc = sq_int(q, "SELECT coalesce(max(rowid), 0) FROM main.event", &m, err);
+                if (rc < 0)
+                        return rc;
+                if (m < q->w_event)
+                        q->w_event = m;
+        }
+        if (r->tables[STORE_T_CHECKPOINT].rows > 0) {
+                rc = sq_int(q, "SELECT coalesce(max(rowid), 0) FROM main.lg_checkpoint", &m, err);
+                if (rc < 0)
+                        return rc;
+                if (m < q->w_checkpoint)
+                        q->w_checkpoint = m;
+        }
+        return 0;
+}
+
+int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
+                    struct errbuf *err)
+{
+        struct sq *q = sq_of(s);
+        struct store_batch_result res;
+        int64_t lo = q->cursor;
+        int64_t hi = 0;
+        int64_t t0;
+        int64_t t1;
+        int64_t more = 0;
+        char sql[160];
+        bool in_txn = false;
+        int rc;
+
+        memset(&res, 0, sizeof(res));
+        if (!q->db || !s->info.writable)
+                return errbuf_set(err, -EROFS, "deletes not allowed: %s",
+                                  s->info.not_writable_reason[0] ? s->info.not_writable_reason
+                                                                 : "database not open");
+        if (max_rows < 1)
+                max_rows = 1;
+        rc = recheck_prepare(q, err);
+        if (rc < 0)
+                return rc;
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT coalesce((SELECT seq FROM temp.kr_cand WHERE seq > %lld ORDER BY "
+                       "seq LIMIT 1 OFFSET %lld), (SELECT max(seq) FROM temp.kr_cand), 0)",
+                       (long long)lo, (long long)(max_rows - 1));
+        rc = sq_int(q, sql, &hi, err);
+        if (rc < 0)
+                return rc;
+        if (hi <= lo) {
+                res.done = true;
+                *out = res;
+                return 0;
+        }
+        t0 = clock_mono_ns();
+        rc = sq_exec(q, "BEGIN IMMEDIATE", err);
+        if (rc < 0)
+                return rc;
+        in_txn = true;
+        t1 = clock_mono_ns();
+        res.wait_us = (t1 - t0) / 1000;
+        if ((rc = recheck_sessions(q, lo, hi, &res.skipped_units, err)) < 0 ||
+            (rc = recheck_rows(q, lo, hi, &res.skipped_units, err)) < 0 ||
+            (rc = batch_counts(q, lo, hi, &res, err)) < 0 ||
+            (rc = delete_rows(q, lo, hi, &res, err)) < 0 ||
+            (rc = lower_watermarks(q, &res, err)) < 0)
+                goto out;
+        (void)snprintf(sql, sizeof(sql), "DELETE FROM temp.kr_cand WHERE seq <= %lld",
+                       (long long)hi);
+        rc = sq_exec(q, sql, err);
+        if (rc < 0)
+                goto out;
+        rc = sq_exec(q, "COMMIT", err);
+        if (rc < 0)
+                goto out;
+        in_txn = false;
+        res.txn_us = (clock_mono_ns() - t1) / 1000;
+        q->cursor = hi;
+        rc = sq_int(q, "SELECT count(*) FROM (SELECT 1 FROM temp.kr_cand LIMIT 1)", &more, err);
+        if (rc < 0)
+                goto out;
+        res.done = more == 0;
+        /* Our own commit bumps nobody's data_version but ours; keep pacing decisions clean. */
+        *out = res;
+        rc = 0;
+out:
+        if (in_txn && !sqlite3_get_autocommit(q->db))
+                (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        return rc;
+}

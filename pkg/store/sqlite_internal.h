@@ -1,0 +1,77 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef STORE_SQLITE_INTERNAL_H
+#define STORE_SQLITE_INTERNAL_H
+
+#include <stdint.h>
+
+#include <sqlite3.h>
+
+#include "base/buf.h"
+#include "store/internal.h"
+
+/* Per-table facts from PRAGMA table_info. */
+struct sq_table {
+        bool present;
+        bool has_deleted_at;
+        bool has_created_at;
+        bool has_updated_at;
+        char *bytes_expr; /* payload bytes of one row, as an SQL expression over its columns */
+};
+
+struct sq {
+        struct store base; /* first member: the store handle points here */
+        sqlite3 *db;
+        char *path;
+        bool read_only;
+        int busy_timeout_ms;
+        int lock_fd;     /* descriptor for the flock probe, -1 when not open */
+        bool flock_held; /* exclusive flock taken by store_writer_acquire */
+        struct sq_table t[STORE_T_COUNT];
+        bool has_dbstat;
+
+        /* Run state. */
+        bool act_ready;           /* temp.kr_act holds this run's session activity */
+        int64_t w_event;          /* rowid watermark: newer events have a larger rowid */
+        int64_t w_checkpoint;     /* same for lg_checkpoint */
+        double recheck_cut_jd;    /* a session counts as active after this instant */
+        double cur_rule_age_jd;   /* the planned rule's age cutoff (soft-delete re-check) */
+        sqlite3_stmt *recheck[2]; /* session activity re-check: one user / every user */
+        int64_t cursor;           /* last candidate seq consumed by delete_batch */
+        int64_t data_version;     /* last PRAGMA data_version seen */
+        int64_t read_budget_ms;   /* target duration of one read statement */
+        int64_t deadline_mono_ms; /* plan deadline, 0 = none */
+        struct store_plan_result *plan_out; /* accumulating plan statistics */
+};
+
+static inline struct sq *sq_of(struct store *s)
+{
+        return (struct sq *)s;
+}
+
+/* Map an SQLite result code to a negative errno and describe it in 'err'. */
+int sq_fail(struct sq *q, int rc, struct errbuf *err, const char *what);
+/* Prepare; on failure fill 'err'. */
+int sq_prepare(struct sq *q, const char *sql, sqlite3_stmt **out, struct errbuf *err);
+/* Run SQL without results. */
+int sq_exec(struct sq *q, const char *sql, struct errbuf *err);
+/* Run a one-value integer query. */
+int sq_int(struct sq *q, const char *sql, int64_t *out, struct errbuf *err);
+/* Step a statement to completion; returns 0 or a negative errno. */
+int sq_step_done(struct sq *q, sqlite3_stmt *st, struct errbuf *err, const char *what);
+
+/* Julian day number of a wall-clock millisecond timestamp. */
+static inline double sq_jd(int64_t ms)
+{
+        return (double)ms / 86400000.0 + 2440587.5;
+}
+
+/* Planning (sqlite_plan.c). */
+int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
+            struct errbuf *err);
+int sq_temp_setup(struct sq *q, struct errbuf *err);
+
+/* Deleting (sqlite_delete.c). */
+int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
+                    struct errbuf *err);
+
+#endif
