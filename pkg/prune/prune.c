@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * The prune engine: plans each enabled rule, then deletes its candidates in short write
+ * transactions. Batch size adapts to the measured cost per row so a transaction stays within
+ * half of batch.maxLockDuration; between batches it pauses for batch.pause while other
+ * connections are committing (kagent is writing), and only briefly otherwise.
+ */
+#define LOG_MODULE "prune"
+#include "prune/prune.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "base/clock.h"
+#include "base/errbuf.h"
+#include "log/log.h"
+#include "policy/policy.h"
+
+#define BATCH_INITIAL    200
+#define BUSY_RETRIES_MAX 20
+#define WRITER_RECENT_MS 2000 /* a foreign commit within this keeps the full pause */
+#define READ_BUDGET_MS   20
+
+const char *prune_outcome_name(enum prune_outcome o)
+{
+        switch (o) {
+        case PRUNE_SUCCEEDED:
+                return "Succeeded";
+        case PRUNE_FAILED:
+                return "Failed";
+        case PRUNE_TRUNCATED:
+                return "Truncated";
+        case PRUNE_DRY_RUN:
+                return "DryRun";
+        case PRUNE_SKIPPED:
+                return "Skipped";
+        }
+        return "Unknown";
+}
+
+/* Fill the plan parameters of 'rule' from the policy; false when the rule is off. */
+static bool rule_params(const struct policy *p, enum store_rule rule, int64_t now,
+                        struct store_rule_params *out)
+{
+        memset(out, 0, sizeof(*out));
+        out->rule = rule;
+        out->now_ms = now;
+        out->active_cutoff_ms = now - p->active_window_ms;
+        out->read_budget_ms = READ_BUDGET_MS;
+        switch (rule) {
+        case STORE_RULE_SESSIONS:
+                if (p->session_expire_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->session_expire_ms;
+                out->unfinished_cutoff_ms = now - p->session_expire_ms;
+                return true;
+        case STORE_RULE_SOFT_DELETED:
+                if (p->soft_purge_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->soft_purge_ms;
+                return true;
+        case STORE_RULE_TASKS:
+                if (p->task_finished_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->task_finished_ms;
+                return true;
+        case STORE_RULE_CHECKPOINTS:
+                if (p->checkpoint_keep == POLICY_OFF)
+                        return false;
+                out->keep = p->checkpoint_keep;
+                out->age_cutoff_ms =
+                        now -
+                        (p->checkpoint_min_age_ms == POLICY_OFF ? 0 : p->checkpoint_min_age_ms);
+                return true;
+        case STORE_RULE_EVENTS:
+                if (p->event_max_age_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->event_max_age_ms;
+                out->keep = p->event_keep_last == POLICY_OFF ? 0 : p->event_keep_last;
+                return true;
+        case STORE_RULE_CREWAI_MEMORY:
+                if (p->crewai_memory_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->crewai_memory_ms;
+                return true;
+        case STORE_RULE_CREWAI_FLOW:
+                if (p->crewai_flow_ms == POLICY_OFF)
+                        return false;
+                out->age_cutoff_ms = now - p->crewai_flow_ms;
+                return true;
+        case STORE_RULE_ORPHANS:
+                out->age_cutoff_ms = out->active_cutoff_ms;
+                return p->orphans;
+        case STORE_RULE_COUNT:
+                break;
+        }
+        return false;
+}
+
+struct engine {
+        struct store *s;
+        const struct prune_opts *o;
+        const struct policy *p;
+        struct prune_result *r;
+        int64_t batch;           /* current batch size */
+        int64_t deadline_ms;     /* monotonic */
+        int64_t last_foreign_ms; /* monotonic time a foreign commit was last seen */
+        bool limit_hit;
+        bool timed_out;
+        bool stopped;
+};
+
+static bool should_stop(struct engine *e)
+{
+        if (e->o->stop && *e->o->stop) {
+                e->stopped = true;
+                return true;
+        }
+        if (clock_mono_ms() >= e->deadline_ms) {
+                e->timed_out = true;
+                return true;
+        }
+        if (e->p->max_rows_per_run != POLICY_OFF && e->r->rows >= e->p->max_rows_per_run) {
+                e->limit_hit = true;
+                return true;
+        }
+        return false;
+}
+
+/* Next batch size from the last one: aim at half the lock budget. */
+static void adapt_batch(struct engine *e, const struct store_batch_result *b)
+{
+        int64_t target_us = e->p->batch_max_lock_ms * 1000 / 2;
+        int64_t next;
+
+        if (b->rows <= 0 || b->txn_us <= 0) {
+                next = e->batch;
+        } else if (b->txn_us > e->p->batch_max_lock_ms * 1000) {
+                next = e->batch / 2;
+        } else {
+                next = b->rows * target_us / b->txn_us;
+                if (next > e->batch * 2)
+                        next = e->batch * 2; /* grow gently: the cost per row varies */
+        }
+        if (next < 1)
+                next = 1;
+        if (next > e->p->batch_max_rows)
+                next = e->p->batch_max_rows;
+        e->batch = next;
+}
+
+/* Give kagent's writers the lock: the full pause while they are active, a short one else. */
+static void pace(struct engine *e, const struct store_batch_result *b)
+{
+        int64_t now = clock_mono_ms();
+        int64_t pause = e->p->batch_pause_ms;
+        int64_t t0 = now;
+
+        if (store_others_wrote(e->s))
+                e->last_foreign_ms = now;
+        if (now - e->last_foreign_ms > WRITER_RECENT_MS) {
+                /*
+                 * Nobody committed lately, but a writer may be sleeping in its busy handler
+                 * right now: leave the lock free for a quarter of the time we held it, so its
+                 * retries find it free with high probability and it gets through.
+                 */
+                int64_t idle = b->txn_us / 4000;
+
+                if (idle < 1)
+                        idle = 1;
+                if (idle < pause)
+                        pause = idle;
+        }
+        if (pause > 0)
+                clock_sleep_ms(pause, e->o->stop);
+        e->r->paused_ms += clock_mono_ms() - t0;
+}
+
+static void add_counts(struct prune_rule_result *rr, const struct store_count *tables)
+{
+        rr->ran = true;
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                rr->tables[t].rows += tables[t].rows;
+                rr->tables[t].bytes += tables[t].bytes;
+                rr->rows += tables[t].rows;
+                rr->bytes += tables[t].bytes;
+        }
+}
+
+static int execute(struct engine *e, enum store_rule rule, struct errbuf *err)
+{
+        struct prune_rule_result *rr = &e->r->rules[rule];
+        int busy = 0;
+
+        for (;;) {
+                struct store_batch_result b;
+                struct store_count counted[STORE_T_COUNT];
+                int64_t n = e->batch;
+                int rc;
+
+                if (should_stop(e))
+                        return 0;
+                if (e->p->max_rows_per_run != POLICY_OFF && n > e->p->max_rows_per_run - e->r->rows)
+                        n = e->p->max_rows_per_run - e->r->rows;
+                rc = store_delete_batch(e->s, n, &b, err);
+                if (rc == -EBUSY && busy < BUSY_RETRIES_MAX) {
+                        busy++;
+                        e->r->busy_retries++;
+                        log_debug("database busy, retrying", LOG_INT("attempt", busy));
+                        clock_sleep_ms(e->p->batch_pause_ms + 50 * busy, e->o->stop);
+                        continue;
+                }
+                if (rc < 0)
+                        return rc;
+                busy = 0;
+                if (b.rows > 0 || b.skipped_units > 0) {
+                        e->r->batches++;
+                        if (b.txn_us > e->r->max_batch_us)
+                                e->r->max_batch_us = b.txn_us;
+                        e->r->skipped_units += b.skipped_units;
+                        memcpy(counted, b.tables, sizeof(counted));
+                        add_counts(rr, counted);
+                        e->r->rows += b.rows;
+                        for (int t = 0; t < STORE_T_COUNT; t++)
+                                e->r->bytes += b.tables[t].bytes;
+                        if (e->o->on_batch)
+                                e->o->on_batch(&b, e->o->on_batch_userdata);
+                        log_debug("batch", LOG_STR("rule", store_rule_name(rule)),
+                                  LOG_INT("rows", b.rows), LOG_INT("txn_us", b.txn_us),
+                                  LOG_INT("next", e->batch));
+                }
+                if (b.done)
+                        return 0;
+                adapt_batch(e, &b);
+                pace(e, &b);
+        }
+}
+
+static void finish(struct engine *e, int rc, const struct errbuf *err)
+{
+        struct prune_result *r = e->r;
+        bool dry = e->o->dry_run || e->p->dry_run;
+
+        if (rc < 0) {
+                r->outcome = PRUNE_FAILED;
+                (void)snprintf(r->message, sizeof(r->message), "%s", errbuf_msg(err));
+        } else if (e->limit_hit || e->timed_out || e->stopped) {
+                r->outcome = PRUNE_TRUNCATED;
+                (void)snprintf(r->message, sizeof(r->message), "%s after %lld rows",
+                               e->limit_hit   ? "stopped at limits.maxRowsPerRun"
+                               : e->timed_out ? "stopped at limits.runTimeout"
+                                              : "stopped on request",
+                               (long long)r->rows);
+        } else if (dry) {
+                r->outcome = PRUNE_DRY_RUN;
+                (void)snprintf(r->message, sizeof(r->message),
+                               "dry run: %lld rows would be deleted", (long long)r->rows);
+        } else {
+                r->outcome = PRUNE_SUCCEEDED;
+                (void)snprintf(r->message, sizeof(r->message), "deleted %lld rows",
+                               (long long)r->rows);
+        }
+}
+
+int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *out,
+              struct errbuf *err)
+{
+        static const enum store_rule order[] = {
+                STORE_RULE_SESSIONS,    STORE_RULE_SOFT_DELETED, STORE_RULE_TASKS,
+                STORE_RULE_CHECKPOINTS, STORE_RULE_EVENTS,       STORE_RULE_CREWAI_MEMORY,
+                STORE_RULE_CREWAI_FLOW, STORE_RULE_ORPHANS,
+        };
+        struct engine e;
+        struct errbuf rerr;
+        int64_t t0 = clock_mono_ms();
+        int64_t now;
+        bool dry;
+        int rc;
+
+        if (!s || !o || !o->policy || !out)
+                return errbuf_set(err, -EINVAL, "prune_run: missing argument");
+        memset(out, 0, sizeof(*out));
+        memset(&e, 0, sizeof(e));
+        errbuf_clear(&rerr);
+        e.s = s;
+        e.o = o;
+        e.p = o->policy;
+        e.r = out;
+        e.batch = e.p->batch_max_rows < BATCH_INITIAL ? e.p->batch_max_rows : BATCH_INITIAL;
+        e.deadline_ms = t0 + e.p->run_timeout_ms;
+        e.last_foreign_ms = t0 - 10 * WRITER_RECENT_MS;
+        dry = o->dry_run || e.p->dry_run;
+        now = o->now_ms ? o->now_ms : clock_wall_ms();
+        out->start_wall_ms = clock_wall_ms();
+
+        rc = store_writer_acquire(s, &rerr);
+        if (rc == 0) {
+                out->outcome = PRUNE_SKIPPED;
+                (void)snprintf(out->message, sizeof(out->message), "%s",
+                               store_info(s)->not_writable_reason);
+                goto done;
+        }
+        if (rc > 0)
+                rc = store_run_begin(s, &rerr);
+        if (rc == 0)
+                (void)store_others_wrote(s); /* prime data_version */
+        for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
+                struct store_rule_params rp;
+                struct store_plan_result plan;
+                int64_t p0;
+
+                if (!rule_params(e.p, order[i], now, &rp))
+                        continue;
+                if (should_stop(&e))
+                        break;
+                rp.deadline_mono_ms = e.deadline_ms;
+                p0 = clock_mono_ms();
+                rc = store_plan(s, &rp, &plan, &rerr);
+                out->plan_ms += clock_mono_ms() - p0;
+                if (rc == -ETIMEDOUT) {
+                        e.timed_out = true;
+                        rc = 0;
+                        break;
+                }
+                if (rc < 0)
+                        break;
+                if (plan.max_read_ms > out->max_read_ms)
+                        out->max_read_ms = plan.max_read_ms;
+                log_debug("planned", LOG_STR("rule", store_rule_name(order[i])),
+                          LOG_INT("rows", plan.rows), LOG_INT("statements", plan.statements),
+                          LOG_INT("max_read_ms", plan.max_read_ms));
+                if (dry) {
+                        add_counts(&out->rules[order[i]], plan.tables);
+                        out->rows += plan.rows;
+                        for (int t = 0; t < STORE_T_COUNT; t++)
+                                out->bytes += plan.tables[t].bytes;
+                        continue;
+                }
+                out->rules[order[i]].ran = true;
+                rc = execute(&e, order[i], &rerr);
+                if (rc < 0 || e.stopped || e.timed_out || e.limit_hit)
+                        break;
+        }
+        if (rc == 0 || rc == -ETIMEDOUT)
+                (void)store_plan_discard(s, NULL);
+        store_writer_release(s);
+        finish(&e, rc, &rerr);
+done:
+        out->end_wall_ms = clock_wall_ms();
+        out->duration_ms = clock_mono_ms() - t0;
+        return 0;
+}

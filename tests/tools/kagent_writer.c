@@ -1,0 +1,263 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * A process that writes to a kagent SQLite database the way kagent's GORM-era controller does:
+ * its own connection, journal_mode untouched (DELETE), busy_timeout 5000 ms, every write an
+ * upsert inside BEGIN ... COMMIT, plus the ADK's "reload all events of the session" read. It
+ * records the latency of every operation and every error, and prints one JSON summary line
+ * when it stops (SIGTERM/SIGINT or --duration-ms).
+ *
+ *   kagent-writer --db PATH [--interval-ms 20] [--duration-ms 0] [--session ID] [--user U]
+ *                 [--read-every 5] [--payload 2048] [--ready FILE]
+ */
+#include <errno.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+static volatile sig_atomic_t stop;
+
+static void on_signal(int sig)
+{
+        (void)sig;
+        stop = 1;
+}
+
+static int64_t now_us(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
+static void go_time(char *out, size_t size)
+{
+        struct timespec ts;
+        struct tm tm;
+        char base[32];
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(base, sizeof(base), "%Y-%m-%d %H:%M:%S", &tm);
+        snprintf(out, size, "%s.%09ld+00:00", base, ts.tv_nsec);
+}
+
+static int cmp_i64(const void *a, const void *b)
+{
+        int64_t x = *(const int64_t *)a;
+        int64_t y = *(const int64_t *)b;
+
+        return x < y ? -1 : x > y;
+}
+
+struct stats {
+        int64_t *lat;
+        size_t n, cap;
+        long errors, locked, full;
+        char last_error[200];
+};
+
+static void record(struct stats *s, int64_t us)
+{
+        if (s->n == s->cap) {
+                size_t cap = s->cap ? s->cap * 2 : 1024;
+                int64_t *v = realloc(s->lat, cap * sizeof(*v));
+
+                if (!v)
+                        return;
+                s->lat = v;
+                s->cap = cap;
+        }
+        s->lat[s->n++] = us;
+}
+
+static void failed(struct stats *s, sqlite3 *db, int rc)
+{
+        s->errors++;
+        if ((rc & 0xff) == SQLITE_BUSY || (rc & 0xff) == SQLITE_LOCKED)
+                s->locked++;
+        if ((rc & 0xff) == SQLITE_FULL)
+                s->full++;
+        snprintf(s->last_error, sizeof(s->last_error), "%s", sqlite3_errmsg(db));
+        if (!sqlite3_get_autocommit(db))
+                sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+}
+
+/* One GORM-style write: BEGIN; upsert; COMMIT. Returns the SQLite code. */
+static int write_one(sqlite3 *db, sqlite3_stmt *ins, const char *id, const char *sid,
+                     const char *user, const char *payload)
+{
+        char ts[64];
+        int rc;
+
+        go_time(ts, sizeof(ts));
+        rc = sqlite3_exec(db, "BEGIN", NULL, NULL, NULL);
+        if (rc != SQLITE_OK)
+                return rc;
+        sqlite3_bind_text(ins, 1, id, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 2, sid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 3, user, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 4, ts, -1, SQLITE_TRANSIENT);
+        sqlite3_bind_text(ins, 5, payload, -1, SQLITE_STATIC);
+        rc = sqlite3_step(ins);
+        sqlite3_reset(ins);
+        if (rc != SQLITE_DONE)
+                return rc;
+        return sqlite3_exec(db, "COMMIT", NULL, NULL, NULL);
+}
+
+static int read_all(sqlite3_stmt *sel)
+{
+        int rc;
+
+        while ((rc = sqlite3_step(sel)) == SQLITE_ROW)
+                ;
+        sqlite3_reset(sel);
+        return rc == SQLITE_DONE ? SQLITE_OK : rc;
+}
+
+int main(int argc, char **argv)
+{
+        const char *path = NULL, *sid = "live-session", *user = "admin@kagent.dev";
+        const char *ready = NULL;
+        long interval_ms = 20, duration_ms = 0, read_every = 5, payload_size = 2048;
+        struct stats w = { 0 }, r = { 0 };
+        sqlite3 *db = NULL;
+        sqlite3_stmt *ins = NULL, *sel = NULL, *ses = NULL;
+        char *payload;
+        int64_t start;
+        long i;
+
+        for (int a = 1; a + 1 < argc; a += 2) {
+                if (!strcmp(argv[a], "--db"))
+                        path = argv[a + 1];
+                else if (!strcmp(argv[a], "--interval-ms"))
+                        interval_ms = strtol(argv[a + 1], NULL, 10);
+                else if (!strcmp(argv[a], "--duration-ms"))
+                        duration_ms = strtol(argv[a + 1], NULL, 10);
+                else if (!strcmp(argv[a], "--session"))
+                        sid = argv[a + 1];
+                else if (!strcmp(argv[a], "--user"))
+                        user = argv[a + 1];
+                else if (!strcmp(argv[a], "--read-every"))
+                        read_every = strtol(argv[a + 1], NULL, 10);
+                else if (!strcmp(argv[a], "--payload"))
+                        payload_size = strtol(argv[a + 1], NULL, 10);
+                else if (!strcmp(argv[a], "--ready"))
+                        ready = argv[a + 1];
+        }
+        if (!path) {
+                fprintf(stderr, "usage: kagent-writer --db PATH [options]\n");
+                return 2;
+        }
+        signal(SIGTERM, on_signal);
+        signal(SIGINT, on_signal);
+        payload = malloc((size_t)payload_size + 128);
+        if (!payload)
+                return 1;
+        {
+                int off = snprintf(payload, 64,
+                                   "{\"author\":\"agent\",\"content\":{\"parts\":"
+                                   "[{\"text\":\"");
+
+                memset(payload + off, 'x', (size_t)payload_size);
+                memcpy(payload + off + payload_size, "\"}]}}", 6);
+        }
+        if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+                fprintf(stderr, "open %s: %s\n", path, sqlite3_errmsg(db));
+                return 1;
+        }
+        sqlite3_busy_timeout(db, 5000);
+        if (sqlite3_prepare_v2(db,
+                               "INSERT INTO event(id, session_id, user_id, created_at, "
+                               "updated_at, deleted_at, data) VALUES (?1, ?2, ?3, ?4, ?4, NULL, "
+                               "?5) ON CONFLICT(id, user_id) DO UPDATE SET session_id = "
+                               "excluded.session_id, updated_at = excluded.updated_at, "
+                               "deleted_at = NULL, data = excluded.data",
+                               -1, &ins, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "SELECT id, data FROM event WHERE session_id = ?1 AND user_id = "
+                               "?2 AND deleted_at IS NULL ORDER BY created_at ASC",
+                               -1, &sel, NULL) != SQLITE_OK ||
+            sqlite3_prepare_v2(db,
+                               "INSERT INTO session(id, user_id, created_at, updated_at) VALUES "
+                               "(?1, ?2, ?3, ?3) ON CONFLICT(id, user_id) DO UPDATE SET "
+                               "updated_at = excluded.updated_at, deleted_at = NULL",
+                               -1, &ses, NULL) != SQLITE_OK) {
+                fprintf(stderr, "prepare: %s\n", sqlite3_errmsg(db));
+                return 1;
+        }
+        sqlite3_bind_text(sel, 1, sid, -1, SQLITE_STATIC);
+        sqlite3_bind_text(sel, 2, user, -1, SQLITE_STATIC);
+        {
+                char ts[64];
+
+                go_time(ts, sizeof(ts));
+                sqlite3_bind_text(ses, 1, sid, -1, SQLITE_STATIC);
+                sqlite3_bind_text(ses, 2, user, -1, SQLITE_STATIC);
+                sqlite3_bind_text(ses, 3, ts, -1, SQLITE_TRANSIENT);
+                if (sqlite3_step(ses) != SQLITE_DONE)
+                        failed(&w, db, sqlite3_errcode(db));
+                sqlite3_reset(ses);
+        }
+        if (ready) {
+                FILE *f = fopen(ready, "w");
+
+                if (f)
+                        fclose(f);
+        }
+        start = now_us();
+        for (i = 0; !stop; i++) {
+                int64_t next = start + (int64_t)i * interval_ms * 1000;
+                int64_t t0;
+                char id[64];
+                int rc;
+
+                while (!stop && now_us() < next) {
+                        struct timespec ts = { 0, 200000 };
+
+                        nanosleep(&ts, NULL);
+                }
+                if (stop || (duration_ms > 0 && now_us() - start > duration_ms * 1000))
+                        break;
+                snprintf(id, sizeof(id), "w-%d-%ld", (int)getpid(), i);
+                t0 = now_us();
+                rc = write_one(db, ins, id, sid, user, payload);
+                if (rc == SQLITE_OK)
+                        record(&w, now_us() - t0);
+                else
+                        failed(&w, db, rc);
+                if (read_every > 0 && i % read_every == 0) {
+                        t0 = now_us();
+                        rc = read_all(sel);
+                        if (rc == SQLITE_OK)
+                                record(&r, now_us() - t0);
+                        else
+                                failed(&r, db, rc);
+                }
+        }
+        qsort(w.lat, w.n, sizeof(int64_t), cmp_i64);
+        qsort(r.lat, r.n, sizeof(int64_t), cmp_i64);
+#define PCT(s, p) ((s).n ? (double)(s).lat[(size_t)((double)((s).n - 1) * (p))] / 1000.0 : 0.0)
+        printf("{\"writes\":%zu,\"write_errors\":%ld,\"locked_errors\":%ld,\"full_errors\":%ld,"
+               "\"write_p50_ms\":%.2f,\"write_p99_ms\":%.2f,\"write_max_ms\":%.2f,"
+               "\"reads\":%zu,\"read_errors\":%ld,\"read_p99_ms\":%.2f,\"read_max_ms\":%.2f,"
+               "\"last_error\":\"%s\"}\n",
+               w.n, w.errors, w.locked + r.locked, w.full, PCT(w, 0.5), PCT(w, 0.99), PCT(w, 1.0),
+               r.n, r.errors, PCT(r, 0.99), PCT(r, 1.0), w.last_error);
+        fflush(stdout);
+        sqlite3_finalize(ins);
+        sqlite3_finalize(sel);
+        sqlite3_finalize(ses);
+        sqlite3_close(db);
+        free(w.lat);
+        free(r.lat);
+        free(payload);
+        return w.errors + r.errors > 0 ? 1 : 0;
+}
