@@ -46,7 +46,7 @@ sqlite3 *kdb_create(char *path, size_t size, int with_langgraph)
         assert_true(fd >= 0);
         close(fd);
         (void)unlink(path);
-        (void)snprintf(schema_path, sizeof(schema_path), "%s/../shared/kagent/schema-sqlite.sql",
+        (void)snprintf(schema_path, sizeof(schema_path), "%s/tests/data/kagent/schema-sqlite.sql",
                        src);
         schema = read_all(schema_path);
         assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
