@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of pkg/datagen: the schema equals shared/kagent/schema-sqlite.sql, timestamps are
+ * Unit tests of pkg/datagen: the schema equals tests/data/kagent/schema-sqlite.sql, timestamps are
  * kagent's texts, generation is deterministic, and the data holds every case the retention rules
  * need (task states, orphans, soft deletes, NULL timestamps, shared sessions), checked with SQL
  * against the file rather than trusting the returned stats.
@@ -430,8 +430,13 @@ static sqlite3 *file_schema_db(void)
 
         if (!src)
                 return NULL;
-        (void)snprintf(path, sizeof(path), "%s/../shared/kagent/schema-sqlite.sql", src);
+        /* The copy kept in the repository (any clone), else the shared research copy. */
+        (void)snprintf(path, sizeof(path), "%s/tests/data/kagent/schema-sqlite.sql", src);
         sql = read_file(path);
+        if (!sql) {
+                (void)snprintf(path, sizeof(path), "%s/../shared/kagent/schema-sqlite.sql", src);
+                sql = read_file(path);
+        }
         if (!sql)
                 return NULL;
         assert_int_equal(sqlite3_open(":memory:", &db), SQLITE_OK);
