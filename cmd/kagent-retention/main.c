@@ -1,9 +1,343 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* kagent-retention: command-line entry point (placeholder until the commands land). */
+/*
+ * kagent-retention: the retention controller for kagent's database. This file wires the
+ * commands (run, prune, report, datagen, version) to the modules; it holds no retention logic.
+ */
+#define LOG_MODULE "main"
+#include <errno.h>
+#include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
 
-int main(void)
+#include "base/clock.h"
+#include "base/errbuf.h"
+#include "cli.h"
+#include "datagen/datagen.h"
+#include "log/log.h"
+#include "policy/policy.h"
+#include "prune/prune.h"
+#include "store/store.h"
+
+static volatile int stop_requested;
+
+static void on_signal(int sig)
 {
-        printf("kagent-retention %s\n", KR_VERSION);
+        (void)sig;
+        stop_requested = 1;
+}
+
+static void install_signals(void)
+{
+        struct sigaction sa;
+
+        memset(&sa, 0, sizeof(sa));
+        sa.sa_handler = on_signal;
+        (void)sigemptyset(&sa.sa_mask);
+        (void)sigaction(SIGTERM, &sa, NULL);
+        (void)sigaction(SIGINT, &sa, NULL);
+        sa.sa_handler = SIG_IGN;
+        (void)sigaction(SIGPIPE, &sa, NULL);
+}
+
+static void setup_logging(const struct config *c)
+{
+        enum log_level level = LOG_LEVEL_INFO;
+        enum log_format format = LOG_FORMAT_JSON;
+
+        (void)log_level_parse(c->log_level, &level);
+        (void)log_format_parse(c->log_format, &format);
+        log_setup(level, format);
+}
+
+/* Load and validate the policy file; print every problem. Returns 0 or EXIT_USAGE. */
+static int load_policy(const char *path, struct policy *out)
+{
+        struct policy_errors errs;
+        struct errbuf err;
+        int rc;
+
+        errbuf_clear(&err);
+        memset(&errs, 0, sizeof(errs));
+        rc = policy_load_file(path, out, &errs, &err);
+        if (rc == 0)
+                return 0;
+        if (rc == -EINVAL && errs.n > 0) {
+                fprintf(stderr, "policy '%s' is invalid; nothing will be deleted:\n", path);
+                for (size_t i = 0; i < errs.n; i++)
+                        fprintf(stderr, "  %s: %s\n", errs.e[i].path, errs.e[i].msg);
+                if (errs.n_dropped)
+                        fprintf(stderr, "  (%zu more)\n", errs.n_dropped);
+        } else {
+                fprintf(stderr, "policy '%s': %s\n", path, errbuf_msg(&err));
+        }
+        return EXIT_USAGE;
+}
+
+static int open_store(const struct config *c, bool read_only, struct store **out)
+{
+        struct store_config sc;
+        struct errbuf err;
+        char *url = NULL;
+        int rc;
+
+        errbuf_clear(&err);
+        rc = config_store(c, &sc, &url);
+        if (rc != 0)
+                return rc;
+        sc.read_only = read_only;
+        rc = store_open(&sc, out, &err);
+        free(url);
+        if (rc < 0) {
+                fprintf(stderr, "database: %s\n", errbuf_msg(&err));
+                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAILURE_;
+        }
         return 0;
+}
+
+static enum output_format output_of(const struct config *c)
+{
+        return strcmp(c->output, "json") == 0 ? OUTPUT_JSON : OUTPUT_TEXT;
+}
+
+static int cmd_report(const struct config *c)
+{
+        struct store *s = NULL;
+        struct store_usage u;
+        struct errbuf err;
+        int rc;
+
+        errbuf_clear(&err);
+        rc = open_store(c, true, &s);
+        if (rc != 0)
+                return rc;
+        rc = store_measure(s, true, &u, &err);
+        if (rc < 0) {
+                fprintf(stderr, "report: %s\n", errbuf_msg(&err));
+                store_close(s);
+                return EXIT_FAILURE_;
+        }
+        output_report(store_info(s), &u,
+                      store_info(s)->type == STORE_SQLITE ? c->sqlite_path : NULL, output_of(c));
+        store_close(s);
+        return EXIT_OK;
+}
+
+static void log_run(const struct prune_result *r)
+{
+        log_info("prune run finished", LOG_STR("result", prune_outcome_name(r->outcome)),
+                 LOG_STR("message", r->message), LOG_INT("rows", r->rows),
+                 LOG_INT("bytes", r->bytes), LOG_INT("batches", r->batches),
+                 LOG_DBL("max_batch_ms", (double)r->max_batch_us / 1000.0),
+                 LOG_INT("busy_retries", r->busy_retries), LOG_INT("duration_ms", r->duration_ms));
+}
+
+static int cmd_prune(const struct config *c)
+{
+        struct policy p;
+        struct store *s = NULL;
+        struct prune_opts o;
+        struct prune_result r;
+        struct errbuf err;
+        int rc;
+
+        errbuf_clear(&err);
+        rc = load_policy(c->policy_file, &p);
+        if (rc != 0)
+                return rc;
+        rc = open_store(c, false, &s);
+        if (rc != 0)
+                return rc;
+        memset(&o, 0, sizeof(o));
+        o.policy = &p;
+        o.dry_run = c->dry_run;
+        o.stop = &stop_requested;
+        if (c->now)
+                (void)config_parse_now(c->now, &o.now_ms);
+        rc = prune_run(s, &o, &r, &err);
+        store_close(s);
+        if (rc < 0) {
+                fprintf(stderr, "prune: %s\n", errbuf_msg(&err));
+                return EXIT_FAILURE_;
+        }
+        output_prune(&r, output_of(c), o.dry_run || p.dry_run);
+        return r.outcome == PRUNE_FAILED || r.outcome == PRUNE_SKIPPED ? EXIT_FAILURE_ : EXIT_OK;
+}
+
+/* The file's modification time, to reload the policy when it changes (ConfigMap updates). */
+static int64_t mtime_of(const char *path)
+{
+        struct stat st;
+
+        if (stat(path, &st) < 0)
+                return -1;
+        return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+static int cmd_run(const struct config *c)
+{
+        struct policy p;
+        struct store *s = NULL;
+        bool have_policy = false;
+        int64_t policy_mtime = -1;
+        int rc;
+
+        if (c->policy_file) {
+                rc = load_policy(c->policy_file, &p);
+                if (rc != 0)
+                        return rc;
+                have_policy = true;
+                policy_mtime = mtime_of(c->policy_file);
+        }
+        rc = open_store(c, false, &s);
+        if (rc != 0)
+                return rc;
+        log_info("started", LOG_STR("version", KR_VERSION),
+                 LOG_STR("database_type", c->database_type),
+                 LOG_STR("sqlite_path",
+                         strcmp(c->database_type, "sqlite") == 0 ? c->sqlite_path : NULL),
+                 LOG_STR("schema", store_schema_name(store_info(s)->schema)),
+                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !have_policy));
+        while (!stop_requested) {
+                struct store_usage u;
+                struct errbuf err;
+                int64_t interval_ms = have_policy ? p.interval_ms : 15 * 60 * 1000;
+
+                errbuf_clear(&err);
+                if (c->policy_file && mtime_of(c->policy_file) != policy_mtime) {
+                        struct policy np;
+
+                        policy_mtime = mtime_of(c->policy_file);
+                        if (load_policy(c->policy_file, &np) == 0) {
+                                p = np;
+                                have_policy = true;
+                                log_info("policy reloaded", LOG_STR("policy", c->policy_file));
+                        } else {
+                                log_error("policy invalid, keeping the last valid one",
+                                          LOG_STR("policy", c->policy_file));
+                        }
+                }
+                if (store_measure(s, false, &u, &err) == 0)
+                        log_info("measured", LOG_INT("size_bytes", u.db_bytes),
+                                 LOG_INT("free_bytes", u.free_bytes),
+                                 LOG_INT("wal_bytes", u.wal_bytes),
+                                 LOG_INT("journal_bytes", u.journal_bytes));
+                else
+                        log_warn("measure failed", LOG_STR("error", errbuf_msg(&err)));
+                if (have_policy && p.suspend) {
+                        log_info("suspended: measuring only");
+                } else if (have_policy) {
+                        struct prune_opts o;
+                        struct prune_result r;
+
+                        memset(&o, 0, sizeof(o));
+                        o.policy = &p;
+                        o.stop = &stop_requested;
+                        if (prune_run(s, &o, &r, &err) == 0) {
+                                log_run(&r);
+                                if (c->once)
+                                        output_prune(&r, OUTPUT_TEXT, p.dry_run);
+                        }
+                } else {
+                        log_info("monitor-only: no policy, nothing is deleted");
+                }
+                if (c->once)
+                        break;
+                clock_sleep_ms(interval_ms, &stop_requested);
+        }
+        log_info("shutting down");
+        store_close(s);
+        return EXIT_OK;
+}
+
+static int cmd_datagen(const struct config *c)
+{
+        struct datagen_opts o;
+        struct datagen_stats st;
+        struct errbuf err;
+        int rc;
+
+        errbuf_clear(&err);
+        datagen_opts_init(&o);
+        o.path = c->sqlite_path;
+        o.sessions = (uint32_t)c->sessions;
+        o.days = (uint32_t)c->days;
+        o.seed = (uint64_t)c->seed;
+        o.size_target_bytes = (uint64_t)c->size_bytes;
+        o.events_per_session = (uint32_t)c->events_per_session;
+        if (c->now)
+                (void)config_parse_now(c->now, &o.now_ms);
+        o.layout = strcmp(c->layout, "turso") == 0 ? DATAGEN_LAYOUT_TURSO
+                   : strcmp(c->layout, "v05") == 0 ? DATAGEN_LAYOUT_V05
+                                                   : DATAGEN_LAYOUT_GORM;
+        rc = datagen_write(&o, &st, &err);
+        if (rc < 0) {
+                fprintf(stderr, "datagen: %s\n", errbuf_msg(&err));
+                return rc == -EEXIST || rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_;
+        }
+        printf("datagen: wrote %s: %llu sessions, %llu events, %llu tasks, %llu checkpoints, "
+               "%llu checkpoint writes, %llu soft-deleted rows, %llu orphan rows, %llu bytes\n",
+               c->sqlite_path, (unsigned long long)st.sessions, (unsigned long long)st.events,
+               (unsigned long long)st.tasks, (unsigned long long)st.checkpoints,
+               (unsigned long long)st.checkpoint_writes, (unsigned long long)st.soft_deleted_rows,
+               (unsigned long long)st.orphan_rows, (unsigned long long)st.file_bytes);
+        return EXIT_OK;
+}
+
+static void usage(FILE *f)
+{
+        fprintf(f, "usage: kagent-retention <command> [flags]\n\n"
+                   "commands:\n"
+                   "  run       the retention controller: prune on the policy's schedule\n"
+                   "  prune     one prune run with --policy FILE, then exit\n"
+                   "  report    database files, pages and per-table sizes\n"
+                   "  datagen   write a realistic demo/test kagent SQLite database\n"
+                   "  version   print the version\n\n"
+                   "'kagent-retention <command> --help' lists a command's flags.\n"
+                   "exit codes: 0 ok, 1 failure, 2 usage or invalid input\n");
+}
+
+int main(int argc, char **argv)
+{
+        const char *command;
+        struct config c;
+        int rc;
+
+        if (argc < 2) {
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        command = argv[1];
+        if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
+                printf("kagent-retention %s\n", KR_VERSION);
+                return EXIT_OK;
+        }
+        if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
+            strcmp(command, "-h") == 0) {
+                usage(stdout);
+                return EXIT_OK;
+        }
+        if (strcmp(command, "run") != 0 && strcmp(command, "prune") != 0 &&
+            strcmp(command, "report") != 0 && strcmp(command, "datagen") != 0) {
+                fprintf(stderr, "unknown command '%s'\n", command);
+                usage(stderr);
+                return EXIT_USAGE;
+        }
+        rc = config_load(command, argc - 1, argv + 1, &c);
+        if (rc != 0)
+                return rc;
+        if (c.help) {
+                config_usage(command);
+                return EXIT_OK;
+        }
+        setup_logging(&c);
+        install_signals();
+        if (strcmp(command, "report") == 0)
+                return cmd_report(&c);
+        if (strcmp(command, "prune") == 0)
+                return cmd_prune(&c);
+        if (strcmp(command, "datagen") == 0)
+                return cmd_datagen(&c);
+        return cmd_run(&c);
 }

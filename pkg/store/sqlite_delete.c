@@ -205,12 +205,15 @@ static int drop_units(struct sq *q, enum store_rule rule, enum store_table head,
         if (!q->t[head].present)
                 return 0;
         buf_init(&b, 4096);
+        /* Driven from the batch's seq range, then each unit's head through the unit index:
+         * the cost follows the batch, not the size of the plan. */
         rc = buf_printf(&b,
-                        "DELETE FROM temp.kr_cand WHERE unit IN (SELECT c.unit FROM temp.kr_cand "
-                        "c JOIN main.\"%s\" t ON t.rowid = c.rid WHERE c.head = 1 AND "
-                        "c.rule = %d AND c.tbl = %d AND c.unit IN (SELECT unit FROM temp.kr_cand "
-                        "WHERE seq > ?1 AND seq <= ?2) AND (%s))",
-                        store_table_name(head), (int)rule, (int)head, cond);
+                        "DELETE FROM temp.kr_cand WHERE unit IN (SELECT c.unit FROM "
+                        "(SELECT DISTINCT unit FROM temp.kr_cand WHERE seq > ?1 AND seq <= ?2 "
+                        "AND +rule = %d) u CROSS JOIN temp.kr_cand c ON c.unit = u.unit "
+                        "CROSS JOIN main.\"%s\" t ON t.rowid = c.rid WHERE c.head = 1 AND "
+                        "c.tbl = %d AND (%s))",
+                        (int)rule, store_table_name(head), (int)head, cond);
         if (rc < 0) {
                 rc = errbuf_set(err, rc, "sql text too long");
                 goto out;
@@ -229,6 +232,30 @@ static int drop_units(struct sq *q, enum store_rule rule, enum store_table head,
 out:
         sqlite3_finalize(st);
         buf_cleanup(&b);
+        return rc;
+}
+
+/* Which rules have candidates in (lo, hi]: a bit per rule. */
+static int batch_rules(struct sq *q, int64_t lo, int64_t hi, unsigned *out, struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        *out = 0;
+        rc = sq_prepare(q, "SELECT DISTINCT rule FROM temp.kr_cand WHERE seq > ?1 AND seq <= ?2",
+                        &st, err);
+        if (rc < 0)
+                return rc;
+        (void)sqlite3_bind_int64(st, 1, lo);
+        (void)sqlite3_bind_int64(st, 2, hi);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                int r = sqlite3_column_int(st, 0);
+
+                if (r >= 0 && r < STORE_RULE_COUNT)
+                        *out |= 1u << r;
+        }
+        rc = rc == SQLITE_DONE ? 0 : sq_fail(q, rc, err, "batch");
+        sqlite3_finalize(st);
         return rc;
 }
 
@@ -265,9 +292,15 @@ static int recheck_rows(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped, 
         };
         static const char soft_cond[] =
                 "NOT (t.deleted_at IS NOT NULL AND julianday(t.deleted_at) < ?3)";
+        unsigned rules = 0;
         int rc;
 
+        rc = batch_rules(q, lo, hi, &rules, err);
+        if (rc < 0)
+                return rc;
         for (size_t i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+                if (!(rules & (1u << checks[i].rule)))
+                        continue;
                 if ((checks[i].head == STORE_T_PUSH && !q->t[STORE_T_TASK].present) ||
                     (checks[i].head == STORE_T_CHECKPOINT_WRITE &&
                      !q->t[STORE_T_CHECKPOINT].present) ||
@@ -280,7 +313,7 @@ static int recheck_rows(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped, 
                         return rc;
         }
         /* A soft-deleted row that was saved again (deleted_at reset) is live data. */
-        for (int t = 0; t < STORE_T_COUNT; t++) {
+        for (int t = 0; t < STORE_T_COUNT && (rules & (1u << STORE_RULE_SOFT_DELETED)); t++) {
                 if (!q->t[t].present || !q->t[t].has_deleted_at)
                         continue;
                 rc = drop_units(q, STORE_RULE_SOFT_DELETED, (enum store_table)t, soft_cond, lo, hi,
@@ -288,13 +321,14 @@ static int recheck_rows(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped, 
                 if (rc < 0)
                         return rc;
         }
-        if (q->t[STORE_T_TASK].present && q->t[STORE_T_SESSION].present) {
+        if (q->t[STORE_T_TASK].present && q->t[STORE_T_SESSION].present &&
+            (rules & (1u << STORE_RULE_SESSIONS | 1u << STORE_RULE_SOFT_DELETED))) {
                 /* Tasks of a shared session id stay while another session row claims them. */
                 sqlite3_stmt *st = NULL;
 
                 rc = sq_prepare(q,
                                 "DELETE FROM temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND "
-                                "tbl IN (6, 7) AND rule IN (0, 1) AND skey IN (SELECT k.skey "
+                                "+tbl IN (6, 7) AND +rule IN (0, 1) AND skey IN (SELECT k.skey "
                                 "FROM temp.kr_skey k WHERE k.anyuser = 0 AND EXISTS (SELECT 1 "
                                 "FROM main.session s WHERE s.id = k.sid AND s.user_id <> k.uid "
                                 "AND NOT EXISTS (SELECT 1 FROM temp.kr_cand y WHERE y.tbl = 9 "
@@ -350,7 +384,7 @@ static int delete_rows(struct sq *q, int64_t lo, int64_t hi, struct store_batch_
                         continue;
                 (void)snprintf(sql, sizeof(sql),
                                "DELETE FROM main.\"%s\" WHERE rowid IN (SELECT rid FROM "
-                               "temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND tbl = %d)",
+                               "temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND +tbl = %d)",
                                store_table_name((enum store_table)t), t);
                 rc = sq_prepare(q, sql, &st, err);
                 if (rc < 0)

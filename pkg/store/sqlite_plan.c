@@ -805,14 +805,13 @@ static int plan_checkpoints(struct sq *q, struct binds *b, struct errbuf *err)
 {
         const struct pipe p = {
                 .head = STORE_T_CHECKPOINT,
-                .sel = "SELECT rid, :sid, :uid, 0, user_id, thread_id, checkpoint_ns, "
-                       "checkpoint_id FROM (SELECT rowid AS rid, user_id, thread_id, "
+                .sel = "SELECT w.rid, :sid, :uid, 0, w.user_id, w.thread_id, w.checkpoint_ns, "
+                       "w.checkpoint_id FROM (SELECT rowid AS rid, user_id, thread_id, "
                        "checkpoint_ns, checkpoint_id, created_at, row_number() OVER "
                        "(PARTITION BY checkpoint_ns ORDER BY checkpoint_id DESC) AS rn "
-                       "FROM main.lg_checkpoint WHERE user_id = :uid AND thread_id = :sid) "
-                       "WHERE rn > :keep AND julianday(created_at) < :age AND NOT EXISTS "
-                       "(SELECT 1 FROM temp.kr_cand x WHERE x.tbl = " STR(T_CP) " AND "
-                                                                                "x.rid = rid)",
+                       "FROM main.lg_checkpoint WHERE user_id = :uid AND thread_id = :sid) w "
+                       "WHERE w.rn > :keep AND julianday(w.created_at) < :age AND NOT EXISTS "
+                       "(SELECT 1 FROM temp.kr_cand x WHERE x.tbl = 2 AND x.rid = w.rid)",
                 .child = STORE_T_CHECKPOINT_WRITE,
                 .child_on = checkpoint_write_on,
         };
@@ -824,12 +823,12 @@ static int plan_events(struct sq *q, struct binds *b, struct errbuf *err)
 {
         const struct pipe p = {
                 .head = STORE_T_EVENT,
-                .sel = "SELECT rid, :sid, :uid, 0, NULL, NULL, NULL, NULL FROM (SELECT "
+                .sel = "SELECT w.rid, :sid, :uid, 0, NULL, NULL, NULL, NULL FROM (SELECT "
                        "rowid AS rid, julianday(created_at) AS t, row_number() OVER (ORDER BY "
                        "julianday(created_at) DESC, rowid DESC) AS rn FROM main.event WHERE "
-                       "session_id = :sid AND user_id = :uid) WHERE rn > :keep AND t < :age AND "
-                       "NOT EXISTS (SELECT 1 FROM temp.kr_cand x WHERE x.tbl = " STR(
-                               T_EVENT) " AND x.rid = rid)",
+                       "session_id = :sid AND user_id = :uid) w WHERE w.rn > :keep AND "
+                       "w.t < :age AND NOT EXISTS (SELECT 1 FROM temp.kr_cand x WHERE "
+                       "x.tbl = 0 AND x.rid = w.rid)",
                 .child = STORE_T_COUNT,
         };
 

@@ -375,9 +375,17 @@ static void test_checkpoints_rule(void **state)
                 (void)snprintf(id, sizeof(id), "a%d", i);
                 kdb_checkpoint(f->db, "u", "act", "", id, 10 * HOUR_MS, -1);
         }
+        /* A second idle thread: every session's threads are planned, not just the first. */
+        kdb_session(f->db, "s2", "v", 40 * DAY_MS, 3 * HOUR_MS, -1);
+        kdb_checkpoint(f->db, "v", "s2", "", "x1", 9 * HOUR_MS, -1);
+        kdb_checkpoint(f->db, "v", "s2", "", "x2", 8 * HOUR_MS, -1);
+        kdb_checkpoint(f->db, "v", "s2", "", "x3", 7 * HOUR_MS, -1);
         f->p.checkpoint_keep = 2;
         f->p.checkpoint_min_age_ms = HOUR_MS;
         (void)run_prune(f, false);
+        assert_string_equal(LIST(f, "SELECT checkpoint_id FROM lg_checkpoint WHERE thread_id = "
+                                    "'s2' ORDER BY 1"),
+                            "x2,x3");
         assert_string_equal(LIST(f, "SELECT checkpoint_id FROM lg_checkpoint WHERE thread_id = "
                                     "'s' ORDER BY 1"),
                             "c4,c5,n1,n4,n5");
@@ -404,6 +412,14 @@ static void test_events_rule(void **state)
         kdb_session(f->db, "few", "u", 40 * DAY_MS, 40 * DAY_MS, -1);
         kdb_event(f->db, "f0", "few", "u", 30 * DAY_MS, -1);
         kdb_event(f->db, "f1", "few", "u", 29 * DAY_MS, -1);
+        /* Another idle session with old events: every session is planned. */
+        kdb_session(f->db, "more", "u", 40 * DAY_MS, 40 * DAY_MS, -1);
+        for (int i = 0; i < 5; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "m%d", i);
+                kdb_event(f->db, id, "more", "u", (30 - i) * DAY_MS, -1);
+        }
         kdb_session(f->db, "act", "u", 40 * DAY_MS, 40 * DAY_MS, -1);
         for (int i = 0; i < 6; i++) {
                 char id[16];
@@ -419,6 +435,8 @@ static void test_events_rule(void **state)
                             "e7,e8,e9");
         assert_string_equal(LIST(f, "SELECT id FROM event WHERE session_id = 'few' ORDER BY 1"),
                             "f0,f1");
+        assert_string_equal(LIST(f, "SELECT id FROM event WHERE session_id = 'more' ORDER BY 1"),
+                            "m2,m3,m4");
         assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event WHERE session_id = 'act'"), 6);
 }
 

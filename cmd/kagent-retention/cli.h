@@ -1,0 +1,57 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef CMD_CLI_H
+#define CMD_CLI_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "store/store.h"
+
+struct prune_result;
+struct store_usage;
+
+/* Exit codes of every command. */
+#define EXIT_OK       0
+#define EXIT_FAILURE_ 1
+#define EXIT_USAGE    2
+
+enum output_format {
+        OUTPUT_TEXT = 0,
+        OUTPUT_JSON,
+};
+
+/* The effective configuration: defaults < environment < flags (see config.c). */
+struct config {
+        const char *database_type; /* sqlite | postgres */
+        const char *sqlite_path;   /* default ./kagent.db */
+        const char *postgres_url;  /* never logged */
+        const char *postgres_url_file;
+        const char *policy_file;
+        const char *output; /* text | json */
+        const char *log_level;
+        const char *log_format;
+        int64_t busy_timeout_ms;
+        const char *now; /* evaluate ages as of this instant (RFC 3339 or epoch ms) */
+        bool dry_run;
+        bool once;
+        /* datagen */
+        int64_t sessions, days, seed, size_bytes, events_per_session;
+        const char *layout;
+        bool help;
+};
+
+/* Parse flags and environment for 'command' (argv after the command name). Returns 0, or
+ * EXIT_USAGE after printing the problem to stderr. */
+int config_load(const char *command, int argc, char **argv, struct config *out);
+/* Parse --now: epoch milliseconds or RFC 3339 UTC ("2026-01-02T03:04:05Z"). 0 or -EINVAL. */
+int config_parse_now(const char *s, int64_t *out_ms);
+/* Print the flags a command accepts. */
+void config_usage(const char *command);
+/* Store settings from the configuration; the URL file is read here. Returns 0 or EXIT_USAGE. */
+int config_store(const struct config *c, struct store_config *out, char **url_owned);
+
+void output_prune(const struct prune_result *r, enum output_format f, bool dry_run);
+void output_report(const struct store_info *info, const struct store_usage *u, const char *path,
+                   enum output_format f);
+
+#endif

@@ -1,0 +1,129 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
+# The command-line contract: exit codes, flags and environment, invalid policies that delete
+# nothing, dry runs that change nothing, and JSON output that parses.
+set -uo pipefail
+bin=${KR_BINARY:?}
+src=${KR_SOURCE_DIR:?}
+work=$(mktemp -d /tmp/kr-cli-XXXXXX)
+trap 'rm -rf "$work"' EXIT
+passed=0
+failed=0
+
+ok() { passed=$((passed + 1)); echo "ok - $1"; }
+fail() { failed=$((failed + 1)); echo "FAIL - $1"; }
+check() { # check NAME COMMAND...
+        local name=$1
+        shift
+        if "$@"; then ok "$name"; else fail "$name"; fi
+}
+expect_exit() { # expect_exit CODE NAME COMMAND...
+        local want=$1 name=$2
+        shift 2
+        "$@" >"$work/out" 2>"$work/err"
+        local got=$?
+        if [ "$got" -eq "$want" ]; then ok "$name"; else
+                fail "$name (exit $got, want $want)"
+                sed 's/^/    /' "$work/err" | head -20
+        fi
+}
+digest() { sha256sum "$1" | cut -d' ' -f1; }
+
+db=$work/kagent.db
+"$bin" datagen --sqlite-database-path "$db" --sessions 60 --days 60 --seed 7 >/dev/null ||
+        { echo "FAIL - datagen"; exit 1; }
+
+expect_exit 0 "version" "$bin" version
+check "version prints the version" grep -q "kagent-retention [0-9]" "$work/out"
+expect_exit 2 "no command is a usage error" "$bin"
+expect_exit 2 "unknown command" "$bin" frobnicate
+expect_exit 0 "prune --help" "$bin" prune --help
+check "prune --help lists --policy" grep -q -- "--policy" "$work/out"
+expect_exit 2 "prune without --policy" "$bin" prune --sqlite-database-path "$db"
+expect_exit 2 "unknown flag" "$bin" report --no-such-flag
+expect_exit 2 "bad output format" "$bin" report -o yaml --sqlite-database-path "$db"
+expect_exit 2 "missing database file" "$bin" report --sqlite-database-path "$work/nope.db"
+check "missing database is named" grep -q "nope.db" "$work/err"
+
+# report: text and JSON, largest table first.
+expect_exit 0 "report" "$bin" report --sqlite-database-path "$db"
+check "report names the schema" grep -q "schema gorm-sqlite" "$work/out"
+expect_exit 0 "report -o json" "$bin" report -o json --sqlite-database-path "$db"
+check "report json parses, tables sorted" python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1]))
+b=[t["bytes"] for t in r["tables"]]
+assert r["schema"]=="gorm-sqlite" and r["pageCount"]>0 and b==sorted(b,reverse=True), r
+' "$work/out"
+
+# Environment: kagent's variable names; flags beat environment.
+expect_exit 0 "SQLITE_DATABASE_PATH from the environment" \
+        env SQLITE_DATABASE_PATH="$db" "$bin" report -o json
+expect_exit 2 "a flag beats the environment" \
+        env SQLITE_DATABASE_PATH="$db" "$bin" report --sqlite-database-path "$work/nope.db"
+expect_exit 2 "bad DATABASE_TYPE" env DATABASE_TYPE=oracle "$bin" report
+
+# Every bad policy: exit 2, the field named, nothing deleted.
+before=$(digest "$db")
+for f in "$src"/tests/data/policies/bad/*.yaml; do
+        want=$(sed -n 's/^# expect: *//p' "$f" | head -1)
+        expect_exit 2 "bad policy $(basename "$f") exits 2" \
+                "$bin" prune --policy "$f" --sqlite-database-path "$db"
+        check "bad policy $(basename "$f") names $want" grep -qF -- "$want" "$work/err"
+done
+check "bad policies deleted nothing" test "$(digest "$db")" = "$before"
+expect_exit 2 "run refuses a bad policy too" "$bin" run --once \
+        --policy "$(ls "$src"/tests/data/policies/bad/*.yaml | head -1)" --sqlite-database-path "$db"
+
+# A dry run changes nothing and predicts the real run exactly.
+pol=$work/policy.yaml
+cat >"$pol" <<'YAML'
+apiVersion: kagent.dev/v1alpha1
+kind: RetentionPolicy
+metadata: {name: test}
+spec:
+  activeWindow: 30m
+  sessions: {expireAfter: 30d}
+  softDeleted: {purgeAfter: 7d}
+  tasks: {finishedAfter: 7d}
+  checkpoints: {keepLatestPerThread: 2, minAge: 1h}
+  orphans: {enabled: true}
+  batch: {maxRows: 500, pause: 0s}
+YAML
+expect_exit 0 "prune --dry-run" "$bin" prune --policy "$pol" --dry-run -o json \
+        --sqlite-database-path "$db"
+cp "$work/out" "$work/dry.json"
+check "dry run changed nothing" test "$(digest "$db")" = "$before"
+check "dry run result is DryRun with rows" python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1]))
+assert r["result"]=="DryRun" and r["rows"]>0, r' "$work/dry.json"
+expect_exit 0 "prune" "$bin" prune --policy "$pol" -o json --sqlite-database-path "$db"
+check "prune deleted what the dry run predicted" python3 -c '
+import json,sys
+d=json.load(open(sys.argv[1])); r=json.load(open(sys.argv[2]))
+key=lambda x:(x["rule"],x["table"],x["rows"])
+assert r["result"]=="Succeeded" and r["rows"]==d["rows"], (d["rows"], r["rows"])
+assert sorted(map(key,d["deleted"]))==sorted(map(key,r["deleted"])), (d["deleted"], r["deleted"])
+assert r["maxBatchMillis"] > 0' "$work/dry.json" "$work/out"
+check "database intact" test "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok
+expect_exit 0 "second prune" "$bin" prune --policy "$pol" -o json --sqlite-database-path "$db"
+check "second prune finds nothing" python3 -c '
+import json,sys
+r=json.load(open(sys.argv[1])); assert r["rows"]==0, r' "$work/out"
+
+# run --once: one cycle, then exit 0; SIGTERM stops the loop.
+expect_exit 0 "run --once" "$bin" run --once --policy "$pol" --sqlite-database-path "$db"
+"$bin" run --policy "$pol" --sqlite-database-path "$db" 2>"$work/run.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "prune run finished" "$work/run.log" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+check "run exits 0 on SIGTERM" test $? -eq 0
+check "run logged its shutdown" grep -q '"shutting down"' "$work/run.log"
+check "run logs are JSON lines" python3 -c '
+import json,sys
+for line in open(sys.argv[1]): json.loads(line)' "$work/run.log"
+
+echo "$passed passed, $failed failed"
+[ "$failed" -eq 0 ]
