@@ -365,7 +365,7 @@ static void set_not_writable(struct sq *q, const char *reason)
 static int sq_open(struct store *s, const struct store_config *cfg, struct errbuf *err)
 {
         struct sq *q = sq_of(s);
-        unsigned char hdr[SQ_HEADER_SIZE];
+        unsigned char hdr[SQ_HEADER_SIZE] = { 0 };
         int rc;
 
         q->lock_fd = -1;
@@ -502,7 +502,7 @@ static uint32_t be32(const unsigned char *p)
 /* Page numbers from the file header, for a file we may not open. */
 static int measure_header(struct sq *q, struct store_usage *u, struct errbuf *err)
 {
-        unsigned char hdr[SQ_HEADER_SIZE];
+        unsigned char hdr[SQ_HEADER_SIZE] = { 0 };
         int rc = read_header(q->path, hdr, err);
 
         if (rc < 0)
@@ -661,6 +661,18 @@ static bool sq_others_wrote(struct store *s)
         return changed;
 }
 
+static int sq_reclaim(struct store *s, const struct store_reclaim_params *p,
+                      struct store_reclaim_result *out, struct errbuf *err)
+{
+        (void)s;
+        (void)p;
+        (void)err;
+        memset(out, 0, sizeof(*out));
+        (void)str_copy(out->action, "none: free pages are reused by kagent's writes",
+                       sizeof(out->action));
+        return 0;
+}
+
 static int sq_check(struct store *s, struct errbuf *err)
 {
         struct sq *q = sq_of(s);
@@ -689,6 +701,7 @@ const struct store_ops store_sqlite_ops = {
         .delete_batch = sq_delete_batch,
         .plan_discard = sq_plan_discard,
         .others_wrote = sq_others_wrote,
+        .reclaim = sq_reclaim,
         .check = sq_check,
 };
 

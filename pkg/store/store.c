@@ -148,6 +148,12 @@ bool store_others_wrote(struct store *s)
         return s->ops->others_wrote(s);
 }
 
+int store_reclaim(struct store *s, const struct store_reclaim_params *p,
+                  struct store_reclaim_result *out, struct errbuf *err)
+{
+        return s->ops->reclaim(s, p, out, err);
+}
+
 int store_check(struct store *s, struct errbuf *err)
 {
         return s->ops->check(s, err);

@@ -187,6 +187,36 @@ int store_plan_discard(struct store *s, struct errbuf *err);
  */
 bool store_others_wrote(struct store *s);
 
+enum store_reclaim_mode {
+        STORE_RECLAIM_AUTO = 0,    /* incremental_vacuum where enabled; VACUUM only with room */
+        STORE_RECLAIM_INCREMENTAL, /* also convert to auto_vacuum=INCREMENTAL once, with room */
+        STORE_RECLAIM_VACUUM,      /* VACUUM after a run that freed > 10% of the file */
+        STORE_RECLAIM_NONE,
+};
+
+struct store_reclaim_params {
+        enum store_reclaim_mode mode;
+        int64_t deleted_rows[STORE_T_COUNT]; /* what the run deleted, per table */
+        int64_t volume_free_bytes;           /* free space on the database's volume; -1 unknown */
+        int64_t max_ms;                      /* stop incremental work after this long; 0 = none */
+        int64_t step_pause_ms;               /* pause between incremental steps */
+        const volatile int *stop;            /* stop request, may be NULL */
+};
+
+struct store_reclaim_result {
+        int64_t reclaimed_bytes; /* the database files shrank by this much */
+        char action[96];         /* what was done: "incremental_vacuum", "VACUUM (ANALYZE) event",
+                                    "none: ..." */
+};
+
+/*
+ * Give space back after a prune, per the mode (SQLite: free pages to the file system;
+ * PostgreSQL: VACUUM (ANALYZE) of the tables the run touched, never VACUUM FULL). Returns 0 and
+ * fills 'out' (also when nothing was done, with the reason in 'action'), or a negative errno.
+ */
+int store_reclaim(struct store *s, const struct store_reclaim_params *p,
+                  struct store_reclaim_result *out, struct errbuf *err);
+
 /* Run ANALYZE-free integrity check ("quick_check"). Returns 0 when ok, -EIO when not. */
 int store_check(struct store *s, struct errbuf *err);
 
