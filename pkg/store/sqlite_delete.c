@@ -121,6 +121,35 @@ struct key {
         int any;
 };
 
+/*
+ * Append the key on the current row of 'sel' to keys[0..*n), growing the array as needed.
+ * An entry whose strings failed to copy is still counted, so the caller frees it.
+ */
+static int key_push(sqlite3_stmt *sel, struct key **keys, size_t *n, size_t *cap,
+                    struct errbuf *err)
+{
+        struct key *k;
+
+        if (*n == *cap) {
+                size_t nc = *cap ? *cap * 2 : 64;
+                struct key *v = reallocarray(*keys, nc, sizeof(*v));
+
+                if (!v)
+                        return errbuf_set(err, -ENOMEM, "out of memory");
+                *keys = v;
+                *cap = nc;
+        }
+        k = &(*keys)[*n];
+        k->skey = sqlite3_column_int64(sel, 0);
+        k->sid = strdup((const char *)sqlite3_column_text(sel, 1));
+        k->uid = strdup((const char *)sqlite3_column_text(sel, 2));
+        k->any = sqlite3_column_int(sel, 3);
+        (*n)++;
+        if (!k->sid || !k->uid)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        return 0;
+}
+
 /* Re-check every session key of the batch; drop the plan of those that became active. */
 static int recheck_sessions(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped,
                             struct errbuf *err)
@@ -141,26 +170,9 @@ static int recheck_sessions(struct sq *q, int64_t lo, int64_t hi, int64_t *skipp
         (void)sqlite3_bind_int64(sel, 1, lo);
         (void)sqlite3_bind_int64(sel, 2, hi);
         while ((rc = sqlite3_step(sel)) == SQLITE_ROW) {
-                if (n == cap) {
-                        size_t nc = cap ? cap * 2 : 64;
-                        struct key *v = reallocarray(keys, nc, sizeof(*v));
-
-                        if (!v) {
-                                rc = errbuf_set(err, -ENOMEM, "out of memory");
-                                goto out;
-                        }
-                        keys = v;
-                        cap = nc;
-                }
-                keys[n].skey = sqlite3_column_int64(sel, 0);
-                keys[n].sid = strdup((const char *)sqlite3_column_text(sel, 1));
-                keys[n].uid = strdup((const char *)sqlite3_column_text(sel, 2));
-                keys[n].any = sqlite3_column_int(sel, 3);
-                n++;
-                if (!keys[n - 1].sid || !keys[n - 1].uid) {
-                        rc = errbuf_set(err, -ENOMEM, "out of memory");
+                rc = key_push(sel, &keys, &n, &cap, err);
+                if (rc < 0)
                         goto out;
-                }
         }
         if (rc != SQLITE_DONE) {
                 rc = sq_fail(q, rc, err, "re-check");

@@ -332,10 +332,10 @@ static int build_activity(struct sq *q, struct errbuf *err)
  * over aliases s = kr_sel and c = child) are planned, then the heads.
  */
 struct pipe {
-        enum store_table head;
         const char *sel;
-        enum store_table child; /* STORE_T_COUNT: none */
         const char *child_on;
+        enum store_table head;
+        enum store_table child; /* STORE_T_COUNT: none */
 };
 
 struct pipe_stmts {
@@ -620,10 +620,50 @@ static int cascade_prepare(struct sq *q, sqlite3_stmt **st, struct errbuf *err)
                           &st[CS_SKEY_GET], err);
 }
 
+/* Plan the events of one session; a session can own a huge number: plan them in rowid slices. */
+static int cascade_events(struct sq *q, sqlite3_stmt *events, struct binds *b, struct errbuf *err)
+{
+        b->after = 0;
+        b->n = CHUNK_INITIAL;
+        for (;;) {
+                int64_t before = sqlite3_total_changes64(q->db);
+                int rc;
+
+                rc = run(q, events, b, err);
+                if (rc < 0)
+                        return rc;
+                if (sqlite3_total_changes64(q->db) - before < b->n)
+                        return 0;
+                rc = sq_int(q, "SELECT rid FROM temp.kr_cand ORDER BY seq DESC LIMIT 1", &b->after,
+                            err);
+                if (rc < 0)
+                        return rc;
+        }
+}
+
+/* Plan the tasks of one session (and their push notifications) unless another row claims them. */
+static int cascade_tasks(struct sq *q, sqlite3_stmt **st, struct binds *b, struct errbuf *err)
+{
+        int64_t claims;
+        int rc;
+
+        bind_all(st[CS_CLAIMS], b);
+        rc = sqlite3_step(st[CS_CLAIMS]);
+        claims = rc == SQLITE_ROW ? sqlite3_column_int64(st[CS_CLAIMS], 0) : 0;
+        (void)sqlite3_reset(st[CS_CLAIMS]);
+        if (rc != SQLITE_ROW)
+                return sq_fail(q, rc, err, "plan");
+        /* Tasks go with the last session row that claims them. */
+        if (claims != 0)
+                return 0;
+        if (st[CS_PUSH] && (rc = run(q, st[CS_PUSH], b, err)) < 0)
+                return rc;
+        return run(q, st[CS_TASKS], b, err);
+}
+
 static int cascade_one(struct sq *q, sqlite3_stmt **st, const struct skey_row *r, struct binds *b,
                        struct errbuf *err)
 {
-        int64_t claims = 0;
         int rc;
 
         b->sid = r->sid;
@@ -634,41 +674,18 @@ static int cascade_one(struct sq *q, sqlite3_stmt **st, const struct skey_row *r
         if (rc < 0)
                 return rc;
         if (st[CS_EVENTS]) {
-                /* A session can own a huge number of events: plan them in rowid slices. */
-                b->after = 0;
-                b->n = CHUNK_INITIAL;
-                for (;;) {
-                        int64_t before = sqlite3_total_changes64(q->db);
-
-                        rc = run(q, st[CS_EVENTS], b, err);
-                        if (rc < 0)
-                                return rc;
-                        if (sqlite3_total_changes64(q->db) - before < b->n)
-                                break;
-                        rc = sq_int(q, "SELECT rid FROM temp.kr_cand ORDER BY seq DESC LIMIT 1",
-                                    &b->after, err);
-                        if (rc < 0)
-                                return rc;
-                }
+                rc = cascade_events(q, st[CS_EVENTS], b, err);
+                if (rc < 0)
+                        return rc;
         }
         for (int i = CS_WRITES; i <= CS_FLOW; i++) {
                 if (st[i] && (rc = run(q, st[i], b, err)) < 0)
                         return rc;
         }
         if (st[CS_TASKS]) {
-                bind_all(st[CS_CLAIMS], b);
-                rc = sqlite3_step(st[CS_CLAIMS]);
-                claims = rc == SQLITE_ROW ? sqlite3_column_int64(st[CS_CLAIMS], 0) : 0;
-                (void)sqlite3_reset(st[CS_CLAIMS]);
-                if (rc != SQLITE_ROW)
-                        return sq_fail(q, rc, err, "plan");
-                /* Tasks go with the last session row that claims them. */
-                if (claims == 0) {
-                        if (st[CS_PUSH] && (rc = run(q, st[CS_PUSH], b, err)) < 0)
-                                return rc;
-                        if ((rc = run(q, st[CS_TASKS], b, err)) < 0)
-                                return rc;
-                }
+                rc = cascade_tasks(q, st, b, err);
+                if (rc < 0)
+                        return rc;
         }
         return run(q, st[CS_SESSION], b, err);
 }
@@ -782,8 +799,8 @@ _Static_assert(T_EVENT == STORE_T_EVENT && T_WRITE == STORE_T_CHECKPOINT_WRITE &
                        T_SESSION == STORE_T_SESSION,
                "table ids in SQL text");
 
-#define STR_(x) #x
-#define STR(x)  STR_(x)
+#define STR_RAW(x) #x
+#define STR(x)     STR_RAW(x)
 
 /* Not active: no activity row for this key newer than the active cutoff. */
 #define INACTIVE(sid, uid)                                                                         \
@@ -840,59 +857,65 @@ static int plan_events(struct sq *q, struct binds *b, struct errbuf *err)
 static int plan_soft_rows(struct sq *q, struct binds *b, struct errbuf *err)
 {
         const struct pipe pipes[] = {
-                { STORE_T_TASK,
-                  "SELECT t.rowid, t.session_id, '', 1, t.id, NULL, NULL, NULL FROM main.task t "
-                  "WHERE " RANGE("t") " AND t.deleted_at IS NOT NULL AND " OLD(
-                          "t.deleted_at",
-                          ":age") " AND " INACTIVE_ANY("t.session_id") " AND " NOT_PLANNED(7, "t"),
-                  STORE_T_PUSH, "c.task_id = s.k1" },
-                { STORE_T_EVENT,
-                  "SELECT e.rowid, e.session_id, e.user_id, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.event e WHERE " RANGE("e") " AND e.deleted_at IS NOT NULL AND " OLD(
-                          "e.deleted_at",
-                          ":age") " AND " INACTIVE("e.session_id",
-                                                   "e.user_id") " AND " NOT_PLANNED(0, "e"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_PUSH,
-                  "SELECT p.rowid, (SELECT t.session_id FROM main.task t WHERE t.id = "
-                  "p.task_id), '', 1, NULL, NULL, NULL, NULL FROM main.push_notification p "
-                  "WHERE " RANGE("p") " AND p.deleted_at IS NOT NULL AND " OLD("p.deleted_at", ":age") " AND " INACTIVE_ANY(
-                          "(SELECT t.session_id FROM main.task t WHERE t.id = p.task_id)") " AND " NOT_PLANNED(6,
-                                                                                                               "p"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_FEEDBACK,
-                  "SELECT f.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM main.feedback f "
-                  "WHERE " RANGE("f") " AND f.deleted_at IS NOT NULL AND " OLD(
-                          "f.deleted_at", ":age") " AND " NOT_PLANNED(8, "f"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CHECKPOINT,
-                  "SELECT c.rowid, c.thread_id, c.user_id, 0, c.user_id, c.thread_id, "
-                  "c.checkpoint_ns, c.checkpoint_id FROM main.lg_checkpoint c WHERE " RANGE("c") " AND c.deleted_at IS NOT NULL AND " OLD(
-                          "c.deleted_at",
-                          ":age") " AND " INACTIVE("c.thread_id",
-                                                   "c.user_id") " AND " NOT_PLANNED(2, "c"),
-                  STORE_T_CHECKPOINT_WRITE, checkpoint_write_on },
-                { STORE_T_CHECKPOINT_WRITE,
-                  "SELECT w.rowid, w.thread_id, w.user_id, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.lg_checkpoint_write w WHERE " RANGE(
-                          "w") " AND w.deleted_at IS NOT "
-                               "NULL AND " OLD("w.deleted_at", ":age") " AND " INACTIVE(
-                                       "w.thread_id", "w.user_id") " AND " NOT_PLANNED(1, "w"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CREWAI_MEMORY,
-                  "SELECT m.rowid, m.thread_id, m.user_id, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.crewai_agent_memory m WHERE " RANGE(
-                          "m") " AND m.deleted_at IS NOT "
-                               "NULL AND " OLD("m.deleted_at", ":age") " AND " INACTIVE(
-                                       "m.thread_id", "m.user_id") " AND " NOT_PLANNED(3, "m"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CREWAI_FLOW,
-                  "SELECT m.rowid, m.thread_id, m.user_id, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.crewai_flow_state m WHERE " RANGE(
-                          "m") " AND m.deleted_at IS NOT "
-                               "NULL AND " OLD("m.deleted_at", ":age") " AND " INACTIVE(
-                                       "m.thread_id", "m.user_id") " AND " NOT_PLANNED(4, "m"),
-                  STORE_T_COUNT, NULL },
+                { .head = STORE_T_TASK,
+                  .sel = "SELECT t.rowid, t.session_id, '', 1, t.id, NULL, NULL, NULL FROM main.task t "
+                         "WHERE " RANGE("t") " AND t.deleted_at IS NOT NULL AND " OLD(
+                                 "t.deleted_at",
+                                 ":age") " AND " INACTIVE_ANY("t.session_id") " AND " NOT_PLANNED(7,
+                                                                                                  "t"),
+                  .child = STORE_T_PUSH,
+                  .child_on = "c.task_id = s.k1" },
+                { .head = STORE_T_EVENT,
+                  .sel = "SELECT e.rowid, e.session_id, e.user_id, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.event e WHERE " RANGE("e") " AND e.deleted_at IS NOT NULL AND " OLD(
+                                 "e.deleted_at",
+                                 ":age") " AND " INACTIVE("e.session_id",
+                                                          "e.user_id") " AND " NOT_PLANNED(0, "e"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_PUSH,
+                  .sel = "SELECT p.rowid, (SELECT t.session_id FROM main.task t WHERE t.id = "
+                         "p.task_id), '', 1, NULL, NULL, NULL, NULL FROM main.push_notification p "
+                         "WHERE " RANGE("p") " AND p.deleted_at IS NOT NULL AND " OLD("p.deleted_at", ":age") " AND " INACTIVE_ANY(
+                                 "(SELECT t.session_id FROM main.task t WHERE t.id = p.task_id)") " AND " NOT_PLANNED(6,
+                                                                                                                      "p"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_FEEDBACK,
+                  .sel = "SELECT f.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM main.feedback f "
+                         "WHERE " RANGE("f") " AND f.deleted_at IS NOT NULL AND " OLD(
+                                 "f.deleted_at", ":age") " AND " NOT_PLANNED(8, "f"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CHECKPOINT,
+                  .sel = "SELECT c.rowid, c.thread_id, c.user_id, 0, c.user_id, c.thread_id, "
+                         "c.checkpoint_ns, c.checkpoint_id FROM main.lg_checkpoint c WHERE " RANGE("c") " AND c.deleted_at IS NOT NULL AND " OLD(
+                                 "c.deleted_at",
+                                 ":age") " AND " INACTIVE("c.thread_id",
+                                                          "c.user_id") " AND " NOT_PLANNED(2, "c"),
+                  .child = STORE_T_CHECKPOINT_WRITE,
+                  .child_on = checkpoint_write_on },
+                { .head = STORE_T_CHECKPOINT_WRITE,
+                  .sel = "SELECT w.rowid, w.thread_id, w.user_id, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.lg_checkpoint_write w WHERE " RANGE(
+                                 "w") " AND w.deleted_at IS NOT "
+                                      "NULL AND " OLD("w.deleted_at", ":age") " AND " INACTIVE(
+                                              "w.thread_id", "w.user_id") " AND " NOT_PLANNED(1,
+                                                                                              "w"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CREWAI_MEMORY,
+                  .sel = "SELECT m.rowid, m.thread_id, m.user_id, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.crewai_agent_memory m WHERE " RANGE(
+                                 "m") " AND m.deleted_at IS NOT "
+                                      "NULL AND " OLD("m.deleted_at", ":age") " AND " INACTIVE(
+                                              "m.thread_id", "m.user_id") " AND " NOT_PLANNED(3,
+                                                                                              "m"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CREWAI_FLOW,
+                  .sel = "SELECT m.rowid, m.thread_id, m.user_id, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.crewai_flow_state m WHERE " RANGE(
+                                 "m") " AND m.deleted_at IS NOT "
+                                      "NULL AND " OLD("m.deleted_at", ":age") " AND " INACTIVE(
+                                              "m.thread_id", "m.user_id") " AND " NOT_PLANNED(4,
+                                                                                              "m"),
+                  .child = STORE_T_COUNT },
         };
         int rc;
 
@@ -911,18 +934,18 @@ static int plan_soft_rows(struct sq *q, struct binds *b, struct errbuf *err)
 static int plan_tasks(struct sq *q, struct binds *b, struct errbuf *err)
 {
         const struct pipe p = {
-                STORE_T_TASK,
-                "SELECT t.rowid, t.session_id, '', 1, t.id, NULL, NULL, NULL FROM main.task t "
-                "WHERE " RANGE("t") " AND " OLD(
-                        "t.updated_at",
-                        ":age") " AND json_valid(t.data) "
-                                "AND json_extract(t.data, '$.status.state') IN (" STORE_TERMINAL_STATES
-                                ") AND "
-                                "EXISTS (SELECT 1 FROM temp.kr_act a WHERE a.sid = t.session_id AND "
-                                "a.present = 1) AND " INACTIVE_ANY(
-                                        "t.session_id") " AND " NOT_PLANNED(7, "t"),
-                STORE_T_PUSH,
-                "c.task_id = s.k1",
+                .head = STORE_T_TASK,
+                .sel = "SELECT t.rowid, t.session_id, '', 1, t.id, NULL, NULL, NULL FROM main.task t "
+                       "WHERE " RANGE("t") " AND " OLD(
+                               "t.updated_at",
+                               ":age") " AND json_valid(t.data) "
+                                       "AND json_extract(t.data, '$.status.state') IN (" STORE_TERMINAL_STATES
+                                       ") AND "
+                                       "EXISTS (SELECT 1 FROM temp.kr_act a WHERE a.sid = t.session_id AND "
+                                       "a.present = 1) AND " INACTIVE_ANY(
+                                               "t.session_id") " AND " NOT_PLANNED(7, "t"),
+                .child = STORE_T_PUSH,
+                .child_on = "c.task_id = s.k1",
         };
 
         return pipe_scan(q, &p, b, err);
@@ -954,64 +977,67 @@ static int plan_crewai(struct sq *q, enum store_table t, struct binds *b, struct
 static int plan_orphans(struct sq *q, struct binds *b, struct errbuf *err)
 {
         const struct pipe pipes[] = {
-                { STORE_T_EVENT,
-                  "SELECT e.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM main.event e "
-                  "WHERE " RANGE("e") " AND " OLD(
-                          "e.created_at",
-                          ":active") " AND NOT EXISTS "
-                                     "(SELECT 1 FROM main.session s WHERE s.id = e.session_id AND s.user_id = "
-                                     "e.user_id) AND " NOT_PLANNED(0, "e"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_TASK,
-                  "SELECT t.rowid, NULL, NULL, 0, t.id, NULL, NULL, NULL FROM main.task t "
-                  "WHERE " RANGE("t") " AND " OLD(
-                          "t.updated_at",
-                          ":active") " AND NOT EXISTS "
-                                     "(SELECT 1 FROM main.session s WHERE s.id = t.session_id) AND " NOT_PLANNED(
-                                             7, "t"),
-                  STORE_T_PUSH, "c.task_id = s.k1" },
-                { STORE_T_PUSH,
-                  "SELECT p.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.push_notification p WHERE " RANGE("p") " AND " OLD(
-                          "p.created_at", ":active") " AND NOT EXISTS (SELECT 1 FROM main.task "
-                                                     "t WHERE t.id = p.task_id AND " NOT_PLANNED(
-                                                             7, "t") ") AND " NOT_PLANNED(6, "p"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CHECKPOINT,
-                  "SELECT c.rowid, NULL, NULL, 0, c.user_id, c.thread_id, c.checkpoint_ns, "
-                  "c.checkpoint_id FROM main.lg_checkpoint c WHERE " RANGE("c") " AND " OLD(
-                          "c.created_at", ":active") " AND NOT EXISTS (SELECT 1 FROM "
-                                                     "main.session s WHERE s.id = c.thread_id AND "
-                                                     "s.user_id = c.user_id) AND " NOT_PLANNED(2,
-                                                                                               "c"),
-                  STORE_T_CHECKPOINT_WRITE, checkpoint_write_on },
-                { STORE_T_CHECKPOINT_WRITE,
-                  "SELECT w.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.lg_checkpoint_write w WHERE " RANGE("w") " AND " OLD(
-                          "w.created_at",
-                          ":active") " AND NOT EXISTS (SELECT 1 FROM "
-                                     "main.lg_checkpoint c WHERE c.user_id = "
-                                     "w.user_id AND c.thread_id = w.thread_id AND "
-                                     "c.checkpoint_ns = w.checkpoint_ns AND "
-                                     "c.checkpoint_id = w.checkpoint_id AND " NOT_PLANNED(
-                                             2, "c") ") AND " NOT_PLANNED(1, "w"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CREWAI_MEMORY,
-                  "SELECT m.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.crewai_agent_memory m WHERE " RANGE("m") " AND " OLD(
-                          "m.updated_at", ":active") " AND NOT EXISTS (SELECT 1 FROM "
-                                                     "main.session s WHERE s.id = m.thread_id AND "
-                                                     "s.user_id = m.user_id) AND " NOT_PLANNED(3,
-                                                                                               "m"),
-                  STORE_T_COUNT, NULL },
-                { STORE_T_CREWAI_FLOW,
-                  "SELECT m.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
-                  "main.crewai_flow_state m WHERE " RANGE("m") " AND " OLD(
-                          "m.updated_at", ":active") " AND NOT EXISTS (SELECT 1 FROM "
-                                                     "main.session s WHERE s.id = m.thread_id AND "
-                                                     "s.user_id = m.user_id) AND " NOT_PLANNED(4,
-                                                                                               "m"),
-                  STORE_T_COUNT, NULL },
+                { .head = STORE_T_EVENT,
+                  .sel = "SELECT e.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM main.event e "
+                         "WHERE " RANGE("e") " AND " OLD(
+                                 "e.created_at",
+                                 ":active") " AND NOT EXISTS "
+                                            "(SELECT 1 FROM main.session s WHERE s.id = e.session_id AND s.user_id = "
+                                            "e.user_id) AND " NOT_PLANNED(0, "e"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_TASK,
+                  .sel = "SELECT t.rowid, NULL, NULL, 0, t.id, NULL, NULL, NULL FROM main.task t "
+                         "WHERE " RANGE("t") " AND " OLD(
+                                 "t.updated_at",
+                                 ":active") " AND NOT EXISTS "
+                                            "(SELECT 1 FROM main.session s WHERE s.id = t.session_id) AND " NOT_PLANNED(
+                                                    7, "t"),
+                  .child = STORE_T_PUSH,
+                  .child_on = "c.task_id = s.k1" },
+                { .head = STORE_T_PUSH,
+                  .sel = "SELECT p.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.push_notification p WHERE " RANGE("p") " AND " OLD(
+                                 "p.created_at",
+                                 ":active") " AND NOT EXISTS (SELECT 1 FROM main.task "
+                                            "t WHERE t.id = p.task_id AND " NOT_PLANNED(
+                                                    7, "t") ") AND " NOT_PLANNED(6, "p"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CHECKPOINT,
+                  .sel = "SELECT c.rowid, NULL, NULL, 0, c.user_id, c.thread_id, c.checkpoint_ns, "
+                         "c.checkpoint_id FROM main.lg_checkpoint c WHERE " RANGE("c") " AND " OLD(
+                                 "c.created_at",
+                                 ":active") " AND NOT EXISTS (SELECT 1 FROM "
+                                            "main.session s WHERE s.id = c.thread_id AND "
+                                            "s.user_id = c.user_id) AND " NOT_PLANNED(2, "c"),
+                  .child = STORE_T_CHECKPOINT_WRITE,
+                  .child_on = checkpoint_write_on },
+                { .head = STORE_T_CHECKPOINT_WRITE,
+                  .sel = "SELECT w.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.lg_checkpoint_write w WHERE " RANGE("w") " AND " OLD(
+                                 "w.created_at",
+                                 ":active") " AND NOT EXISTS (SELECT 1 FROM "
+                                            "main.lg_checkpoint c WHERE c.user_id = "
+                                            "w.user_id AND c.thread_id = w.thread_id AND "
+                                            "c.checkpoint_ns = w.checkpoint_ns AND "
+                                            "c.checkpoint_id = w.checkpoint_id AND " NOT_PLANNED(
+                                                    2, "c") ") AND " NOT_PLANNED(1, "w"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CREWAI_MEMORY,
+                  .sel = "SELECT m.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.crewai_agent_memory m WHERE " RANGE("m") " AND " OLD(
+                                 "m.updated_at",
+                                 ":active") " AND NOT EXISTS (SELECT 1 FROM "
+                                            "main.session s WHERE s.id = m.thread_id AND "
+                                            "s.user_id = m.user_id) AND " NOT_PLANNED(3, "m"),
+                  .child = STORE_T_COUNT },
+                { .head = STORE_T_CREWAI_FLOW,
+                  .sel = "SELECT m.rowid, NULL, NULL, 0, NULL, NULL, NULL, NULL FROM "
+                         "main.crewai_flow_state m WHERE " RANGE("m") " AND " OLD(
+                                 "m.updated_at",
+                                 ":active") " AND NOT EXISTS (SELECT 1 FROM "
+                                            "main.session s WHERE s.id = m.thread_id AND "
+                                            "s.user_id = m.user_id) AND " NOT_PLANNED(4, "m"),
+                  .child = STORE_T_COUNT },
         };
         int rc;
 
