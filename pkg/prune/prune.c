@@ -195,7 +195,6 @@ static int execute(struct engine *e, enum store_rule rule, struct errbuf *err)
 
         for (;;) {
                 struct store_batch_result b;
-                struct store_count counted[STORE_T_COUNT];
                 int64_t n = e->batch;
                 int rc;
 
@@ -208,13 +207,15 @@ static int execute(struct engine *e, enum store_rule rule, struct errbuf *err)
                         busy++;
                         e->r->busy_retries++;
                         log_debug("database busy, retrying", LOG_INT("attempt", busy));
-                        clock_sleep_ms(e->p->batch_pause_ms + 50 * busy, e->o->stop);
+                        clock_sleep_ms(e->p->batch_pause_ms + 50 * (int64_t)busy, e->o->stop);
                         continue;
                 }
                 if (rc < 0)
                         return rc;
                 busy = 0;
                 if (b.rows > 0 || b.skipped_units > 0) {
+                        struct store_count counted[STORE_T_COUNT];
+
                         e->r->batches++;
                         if (b.txn_us > e->r->max_batch_us)
                                 e->r->max_batch_us = b.txn_us;
@@ -263,6 +264,53 @@ static void finish(struct engine *e, int rc, const struct errbuf *err)
         }
 }
 
+/*
+ * Plan one rule and, unless this is a dry run, execute it. Returns 0 to go on with the next
+ * rule, 1 to end the run early without an error, or a negative errno.
+ */
+static int run_rule(struct engine *e, enum store_rule rule, int64_t now, bool dry,
+                    struct errbuf *err)
+{
+        struct prune_result *out = e->r;
+        struct store_rule_params rp;
+        struct store_plan_result plan;
+        int64_t p0;
+        int rc;
+
+        if (!rule_params(e->p, rule, now, &rp))
+                return 0;
+        if (should_stop(e))
+                return 1;
+        rp.deadline_mono_ms = e->deadline_ms;
+        p0 = clock_mono_ms();
+        rc = store_plan(e->s, &rp, &plan, err);
+        out->plan_ms += clock_mono_ms() - p0;
+        if (rc == -ETIMEDOUT) {
+                e->timed_out = true;
+                return 1;
+        }
+        if (rc < 0)
+                return rc;
+        if (plan.max_read_ms > out->max_read_ms)
+                out->max_read_ms = plan.max_read_ms;
+        log_debug("planned", LOG_STR("rule", store_rule_name(rule)), LOG_INT("rows", plan.rows),
+                  LOG_INT("statements", plan.statements), LOG_INT("max_read_ms", plan.max_read_ms));
+        if (dry) {
+                add_counts(&out->rules[rule], plan.tables);
+                out->rows += plan.rows;
+                for (int t = 0; t < STORE_T_COUNT; t++)
+                        out->bytes += plan.tables[t].bytes;
+                return 0;
+        }
+        out->rules[rule].ran = true;
+        rc = execute(e, rule, err);
+        if (rc < 0)
+                return rc;
+        if (e->stopped || e->timed_out || e->limit_hit)
+                return 1;
+        return 0;
+}
+
 int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *out,
               struct errbuf *err)
 {
@@ -289,7 +337,7 @@ int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *
         e.r = out;
         e.batch = e.p->batch_max_rows < BATCH_INITIAL ? e.p->batch_max_rows : BATCH_INITIAL;
         e.deadline_ms = t0 + e.p->run_timeout_ms;
-        e.last_foreign_ms = t0 - 10 * WRITER_RECENT_MS;
+        e.last_foreign_ms = t0 - 10 * (int64_t)WRITER_RECENT_MS;
         dry = o->dry_run || e.p->dry_run;
         now = o->now_ms ? o->now_ms : clock_wall_ms();
         out->start_wall_ms = clock_wall_ms();
@@ -306,40 +354,11 @@ int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *
         if (rc == 0)
                 (void)store_others_wrote(s); /* prime data_version */
         for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
-                struct store_rule_params rp;
-                struct store_plan_result plan;
-                int64_t p0;
+                int step = run_rule(&e, order[i], now, dry, &rerr);
 
-                if (!rule_params(e.p, order[i], now, &rp))
-                        continue;
-                if (should_stop(&e))
-                        break;
-                rp.deadline_mono_ms = e.deadline_ms;
-                p0 = clock_mono_ms();
-                rc = store_plan(s, &rp, &plan, &rerr);
-                out->plan_ms += clock_mono_ms() - p0;
-                if (rc == -ETIMEDOUT) {
-                        e.timed_out = true;
-                        rc = 0;
-                        break;
-                }
-                if (rc < 0)
-                        break;
-                if (plan.max_read_ms > out->max_read_ms)
-                        out->max_read_ms = plan.max_read_ms;
-                log_debug("planned", LOG_STR("rule", store_rule_name(order[i])),
-                          LOG_INT("rows", plan.rows), LOG_INT("statements", plan.statements),
-                          LOG_INT("max_read_ms", plan.max_read_ms));
-                if (dry) {
-                        add_counts(&out->rules[order[i]], plan.tables);
-                        out->rows += plan.rows;
-                        for (int t = 0; t < STORE_T_COUNT; t++)
-                                out->bytes += plan.tables[t].bytes;
-                        continue;
-                }
-                out->rules[order[i]].ran = true;
-                rc = execute(&e, order[i], &rerr);
-                if (rc < 0 || e.stopped || e.timed_out || e.limit_hit)
+                if (step < 0)
+                        rc = step;
+                if (step != 0)
                         break;
         }
         if (rc == 0 || rc == -ETIMEDOUT)
