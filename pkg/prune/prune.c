@@ -106,13 +106,22 @@ struct engine {
         int64_t batch;           /* current batch size */
         int64_t deadline_ms;     /* monotonic */
         int64_t last_foreign_ms; /* monotonic time a foreign commit was last seen */
+        int64_t t0_ms;           /* monotonic start */
         bool limit_hit;
+        bool relieved;
         bool timed_out;
         bool stopped;
 };
 
 static bool should_stop(struct engine *e)
 {
+        if (e->relieved)
+                return true;
+        if (e->o->keep_going && !e->o->keep_going(e->o->keep_going_userdata)) {
+                e->relieved = true;
+                e->r->relieved = true;
+                return true;
+        }
         if (e->o->stop && *e->o->stop) {
                 e->stopped = true;
                 return true;
@@ -268,17 +277,14 @@ static void finish(struct engine *e, int rc, const struct errbuf *err)
  * Plan one rule and, unless this is a dry run, execute it. Returns 0 to go on with the next
  * rule, 1 to end the run early without an error, or a negative errno.
  */
-static int run_rule(struct engine *e, enum store_rule rule, int64_t now, bool dry,
-                    struct errbuf *err)
+static int run_planned(struct engine *e, struct store_rule_params rp, bool dry, struct errbuf *err)
 {
         struct prune_result *out = e->r;
-        struct store_rule_params rp;
+        enum store_rule rule = rp.rule;
         struct store_plan_result plan;
         int64_t p0;
         int rc;
 
-        if (!rule_params(e->p, rule, now, &rp))
-                return 0;
         if (should_stop(e))
                 return 1;
         rp.deadline_mono_ms = e->deadline_ms;
@@ -303,12 +309,73 @@ static int run_rule(struct engine *e, enum store_rule rule, int64_t now, bool dr
                 return 0;
         }
         out->rules[rule].ran = true;
+        if (plan.rows == 0)
+                return 0;
         rc = execute(e, rule, err);
         if (rc < 0)
                 return rc;
-        if (e->stopped || e->timed_out || e->limit_hit)
+        if (e->stopped || e->timed_out || e->limit_hit || e->relieved)
                 return 1;
         return 0;
+}
+
+static int run_rule(struct engine *e, enum store_rule rule, int64_t now, bool dry,
+                    struct errbuf *err)
+{
+        struct store_rule_params rp;
+
+        if (!rule_params(e->p, rule, now, &rp))
+                return 0;
+        return run_planned(e, rp, dry, err);
+}
+
+/* Prepare the engine and take the store for writing. Returns 1 to go on, 0 when the store
+ * cannot be written now (outcome Skipped is set), or a negative errno. */
+static int engine_begin(struct engine *e, struct store *s, const struct prune_opts *o,
+                        struct prune_result *out, struct errbuf *rerr)
+{
+        int64_t t0 = clock_mono_ms();
+        int rc;
+
+        memset(out, 0, sizeof(*out));
+        memset(e, 0, sizeof(*e));
+        e->s = s;
+        e->o = o;
+        e->p = o->policy;
+        e->r = out;
+        e->batch = e->p->batch_max_rows < BATCH_INITIAL ? e->p->batch_max_rows : BATCH_INITIAL;
+        e->deadline_ms = t0 + e->p->run_timeout_ms;
+        e->last_foreign_ms = t0 - 10 * (int64_t)WRITER_RECENT_MS;
+        e->t0_ms = t0;
+        out->start_wall_ms = clock_wall_ms();
+        rc = store_writer_acquire(s, rerr);
+        if (rc == 0) {
+                out->outcome = PRUNE_SKIPPED;
+                (void)snprintf(out->message, sizeof(out->message), "%s",
+                               store_info(s)->not_writable_reason);
+                return 0;
+        }
+        if (rc < 0)
+                return rc;
+        rc = store_run_begin(s, rerr);
+        if (rc < 0)
+                return rc;
+        (void)store_others_wrote(s); /* prime data_version */
+        return 1;
+}
+
+static void engine_end(struct engine *e, int rc, const struct errbuf *rerr)
+{
+        if (rc == 0 || rc == -ETIMEDOUT)
+                (void)store_plan_discard(e->s, NULL);
+        store_writer_release(e->s);
+        finish(e, rc, rerr);
+}
+
+static void engine_times(struct engine *e)
+{
+        e->r->end_wall_ms = clock_wall_ms();
+        e->r->duration_ms = clock_mono_ms() - e->t0_ms;
 }
 
 int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *out,
@@ -321,38 +388,22 @@ int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *
         };
         struct engine e;
         struct errbuf rerr;
-        int64_t t0 = clock_mono_ms();
         int64_t now;
         bool dry;
         int rc;
 
         if (!s || !o || !o->policy || !out)
                 return errbuf_set(err, -EINVAL, "prune_run: missing argument");
-        memset(out, 0, sizeof(*out));
-        memset(&e, 0, sizeof(e));
         errbuf_clear(&rerr);
-        e.s = s;
-        e.o = o;
-        e.p = o->policy;
-        e.r = out;
-        e.batch = e.p->batch_max_rows < BATCH_INITIAL ? e.p->batch_max_rows : BATCH_INITIAL;
-        e.deadline_ms = t0 + e.p->run_timeout_ms;
-        e.last_foreign_ms = t0 - 10 * (int64_t)WRITER_RECENT_MS;
-        dry = o->dry_run || e.p->dry_run;
+        dry = o->dry_run || o->policy->dry_run;
         now = o->now_ms ? o->now_ms : clock_wall_ms();
-        out->start_wall_ms = clock_wall_ms();
-
-        rc = store_writer_acquire(s, &rerr);
+        rc = engine_begin(&e, s, o, out, &rerr);
         if (rc == 0) {
-                out->outcome = PRUNE_SKIPPED;
-                (void)snprintf(out->message, sizeof(out->message), "%s",
-                               store_info(s)->not_writable_reason);
-                goto done;
+                engine_times(&e);
+                return 0;
         }
         if (rc > 0)
-                rc = store_run_begin(s, &rerr);
-        if (rc == 0)
-                (void)store_others_wrote(s); /* prime data_version */
+                rc = 0;
         for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
                 int step = run_rule(&e, order[i], now, dry, &rerr);
 
@@ -361,12 +412,123 @@ int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *
                 if (step != 0)
                         break;
         }
-        if (rc == 0 || rc == -ETIMEDOUT)
-                (void)store_plan_discard(s, NULL);
-        store_writer_release(s);
-        finish(&e, rc, &rerr);
-done:
-        out->end_wall_ms = clock_wall_ms();
-        out->duration_ms = clock_mono_ms() - t0;
+        engine_end(&e, rc, &rerr);
+        engine_times(&e);
+        return 0;
+}
+
+#define IDLE_SESSIONS_PER_ROUND 20
+#define UNFINISHED_DEFAULT_MS   (30LL * 24 * 3600 * 1000)
+
+/* The plan parameters of a ladder step: the rule's ages ignored, activeWindow kept. */
+static struct store_rule_params step_params(const struct policy *p, enum policy_step step,
+                                            int64_t now)
+{
+        struct store_rule_params rp;
+
+        memset(&rp, 0, sizeof(rp));
+        rp.now_ms = now;
+        rp.active_cutoff_ms = now - p->active_window_ms;
+        rp.age_cutoff_ms = now;
+        rp.read_budget_ms = READ_BUDGET_MS;
+        switch (step) {
+        case POLICY_STEP_SOFT_DELETED:
+                rp.rule = STORE_RULE_SOFT_DELETED;
+                break;
+        case POLICY_STEP_ORPHANS:
+                rp.rule = STORE_RULE_ORPHANS;
+                rp.age_cutoff_ms = rp.active_cutoff_ms;
+                break;
+        case POLICY_STEP_CHECKPOINTS:
+                rp.rule = STORE_RULE_CHECKPOINTS;
+                rp.keep = 1;
+                break;
+        case POLICY_STEP_FINISHED_TASKS:
+                rp.rule = STORE_RULE_TASKS;
+                break;
+        case POLICY_STEP_IDLE_SESSIONS:
+                rp.rule = STORE_RULE_SESSIONS;
+                rp.age_cutoff_ms = rp.active_cutoff_ms;
+                /* A session with a task still running is kept even under pressure. */
+                rp.unfinished_cutoff_ms =
+                        now - (p->session_expire_ms != POLICY_OFF ? p->session_expire_ms
+                                                                  : UNFINISHED_DEFAULT_MS);
+                rp.max_sessions = IDLE_SESSIONS_PER_ROUND;
+                break;
+        }
+        return rp;
+}
+
+/* Run one ladder step; idle sessions go a few at a time, oldest first, re-checking the goal. */
+static int run_step(struct engine *e, enum policy_step step, int64_t now, struct errbuf *err)
+{
+        struct store_rule_params rp = step_params(e->p, step, now);
+        struct prune_step_result *sr = &e->r->steps[step];
+        int64_t rows0 = e->r->rows;
+        int64_t bytes0 = e->r->bytes;
+        int rc;
+
+        sr->ran = true;
+        for (;;) {
+                int64_t before = e->r->rows;
+
+                rc = run_planned(e, rp, false, err);
+                if (rc != 0 || step != POLICY_STEP_IDLE_SESSIONS || e->r->rows == before)
+                        break;
+        }
+        sr->rows = e->r->rows - rows0;
+        sr->bytes = e->r->bytes - bytes0;
+        (void)should_stop(e); /* measure once more: did this step reach the goal? */
+        sr->relieved = e->relieved;
+        log_info("emergency step finished", LOG_STR("step", policy_step_name(step)),
+                 LOG_INT("rows", sr->rows), LOG_INT("bytes", sr->bytes),
+                 LOG_BOOL("relieved", sr->relieved));
+        return rc;
+}
+
+int prune_emergency(struct store *s, const struct prune_opts *o, struct prune_result *out,
+                    struct errbuf *err)
+{
+        struct engine e;
+        struct errbuf rerr;
+        int64_t now;
+        int rc;
+
+        if (!s || !o || !o->policy || !out)
+                return errbuf_set(err, -EINVAL, "prune_emergency: missing argument");
+        errbuf_clear(&rerr);
+        now = o->now_ms ? o->now_ms : clock_wall_ms();
+        if (o->dry_run || o->policy->dry_run) {
+                memset(out, 0, sizeof(*out));
+                out->outcome = PRUNE_DRY_RUN;
+                (void)snprintf(out->message, sizeof(out->message),
+                               "dry run: the emergency ladder deletes nothing");
+                return 0;
+        }
+        rc = engine_begin(&e, s, o, out, &rerr);
+        if (rc == 0) {
+                engine_times(&e);
+                return 0;
+        }
+        if (rc > 0)
+                rc = 0;
+        for (size_t i = 0; rc == 0 && i < o->policy->n_steps && !should_stop(&e); i++) {
+                int step = run_step(&e, o->policy->steps[i], now, &rerr);
+
+                if (step < 0)
+                        rc = step;
+                if (e.stopped || e.timed_out || e.limit_hit || e.relieved)
+                        break;
+        }
+        engine_end(&e, rc, &rerr);
+        if (out->outcome == PRUNE_SUCCEEDED && !out->relieved)
+                (void)snprintf(out->message, sizeof(out->message),
+                               "deleted %lld rows; every step ran and the low watermark was not "
+                               "reached",
+                               (long long)out->rows);
+        else if (out->outcome == PRUNE_SUCCEEDED)
+                (void)snprintf(out->message, sizeof(out->message),
+                               "deleted %lld rows; below the low watermark", (long long)out->rows);
+        engine_times(&e);
         return 0;
 }

@@ -30,6 +30,12 @@ struct prune_opts {
         bool dry_run;                /* force a dry run whatever the policy says */
         int64_t now_ms;              /* wall clock of the run; 0 = read the clock */
         const volatile int *stop;    /* when *stop becomes non-zero: finish the batch, return */
+        /*
+         * Called between batches and rules (may be NULL): returning false ends the run early
+         * as a success. The emergency ladder uses it to stop at the low watermark.
+         */
+        bool (*keep_going)(void *userdata);
+        void *keep_going_userdata;
         /* Test hook: called after every committed batch (may be NULL). */
         void (*on_batch)(const struct store_batch_result *b, void *userdata);
         void *on_batch_userdata;
@@ -40,6 +46,14 @@ struct prune_rule_result {
         struct store_count tables[STORE_T_COUNT];
         int64_t rows;
         int64_t bytes;
+};
+
+/* One step of the emergency ladder. */
+struct prune_step_result {
+        bool ran;
+        int64_t rows;
+        int64_t bytes;
+        bool relieved; /* the low watermark was reached during or after this step */
 };
 
 struct prune_result {
@@ -58,12 +72,26 @@ struct prune_result {
         int64_t max_read_ms;   /* longest planning statement */
         int64_t paused_ms;     /* time spent pausing between batches */
         int64_t duration_ms;
+        bool relieved;                     /* keep_going returned false: the goal was reached */
+        struct prune_step_result steps[5]; /* emergency ladder, indexed by enum policy_step */
 };
 
 /* Run every enabled rule once. Returns 0 with 'out' filled (outcome says how it went, also for
  * a failed run), or a negative errno for misuse. */
 int prune_run(struct store *s, const struct prune_opts *o, struct prune_result *out,
               struct errbuf *err);
+
+/*
+ * The emergency ladder (volume at or above the high watermark): runs the policy's
+ * volume.emergency.steps in order, ignoring the rules' ages but never activeWindow —
+ * softDeleted (any age), orphans, checkpoints (keep 1, no minAge), finishedTasks (any age),
+ * idleSessions (oldest last activity first, a few sessions at a time) — until o->keep_going
+ * returns false (at or below the low watermark) or the steps are exhausted. Batching, pacing,
+ * limits and the stop request work as in prune_run. A dry-run policy deletes nothing here:
+ * the outcome is DryRun with nothing planned.
+ */
+int prune_emergency(struct store *s, const struct prune_opts *o, struct prune_result *out,
+                    struct errbuf *err);
 
 const char *prune_outcome_name(enum prune_outcome o);
 
