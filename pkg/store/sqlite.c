@@ -661,18 +661,6 @@ static bool sq_others_wrote(struct store *s)
         return changed;
 }
 
-static int sq_reclaim(struct store *s, const struct store_reclaim_params *p,
-                      struct store_reclaim_result *out, struct errbuf *err)
-{
-        (void)s;
-        (void)p;
-        (void)err;
-        memset(out, 0, sizeof(*out));
-        (void)str_copy(out->action, "none: free pages are reused by kagent's writes",
-                       sizeof(out->action));
-        return 0;
-}
-
 static int sq_check(struct store *s, struct errbuf *err)
 {
         struct sq *q = sq_of(s);

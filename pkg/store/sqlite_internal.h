@@ -70,6 +70,10 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
             struct errbuf *err);
 int sq_temp_setup(struct sq *q, struct errbuf *err);
 
+/* Reclaiming space (sqlite_reclaim.c). */
+int sq_reclaim(struct store *s, const struct store_reclaim_params *p,
+               struct store_reclaim_result *out, struct errbuf *err);
+
 /* Deleting (sqlite_delete.c). */
 int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
                     struct errbuf *err);

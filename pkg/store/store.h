@@ -198,6 +198,8 @@ struct store_reclaim_params {
         enum store_reclaim_mode mode;
         int64_t deleted_rows[STORE_T_COUNT]; /* what the run deleted, per table */
         int64_t volume_free_bytes;           /* free space on the database's volume; -1 unknown */
+        int64_t writers_idle_ms;             /* time since another connection last committed;
+                                                -1 unknown (a full VACUUM needs kagent idle) */
         int64_t max_ms;                      /* stop incremental work after this long; 0 = none */
         int64_t step_pause_ms;               /* pause between incremental steps */
         const volatile int *stop;            /* stop request, may be NULL */
