@@ -74,7 +74,7 @@ static void put(struct line *l, const char *s, size_t n)
         l->len += n;
 }
 
-static void puts_(struct line *l, const char *s)
+static void put_str(struct line *l, const char *s)
 {
         put(l, s, strlen(s));
 }
@@ -97,7 +97,10 @@ static void put_escaped(struct line *l, const char *s, bool json)
                         esc[1] = (char)c;
                         n = 2;
                 } else if (json && c < 0x20) {
-                        memcpy(esc, "\\u00", 4);
+                        esc[0] = '\\';
+                        esc[1] = 'u';
+                        esc[2] = '0';
+                        esc[3] = '0';
                         esc[4] = hex[c >> 4];
                         esc[5] = hex[c & 15];
                         n = 6;
@@ -116,21 +119,22 @@ static void put_value(struct line *l, const struct log_field *f, bool json)
         case LOG_FIELD_STR:
         case LOG_FIELD_ERRNO: {
                 const char *s = f->v.s;
+                /* cppcheck-suppress variableScope ; s may point into ebuf after strerror_r */
                 char ebuf[64];
 
                 if (f->type == LOG_FIELD_ERRNO)
                         s = strerror_r((int)-f->v.i, ebuf, sizeof(ebuf));
                 if (!s) {
-                        puts_(l, json ? "null" : "-");
+                        put_str(l, json ? "null" : "-");
                         return;
                 }
                 if (json)
-                        puts_(l, "\"");
+                        put_str(l, "\"");
                 l->limit -= 1; /* keep room for the closing quote */
                 put_escaped(l, s, json);
                 l->limit += 1;
                 if (json)
-                        puts_(l, "\"");
+                        put_str(l, "\"");
                 return;
         }
         case LOG_FIELD_INT:
@@ -145,7 +149,7 @@ static void put_value(struct line *l, const struct log_field *f, bool json)
         case LOG_FIELD_END:
                 return;
         }
-        puts_(l, num);
+        put_str(l, num);
 }
 
 void log_emit(enum log_level level, const char *module, const char *msg, ...)
@@ -168,23 +172,23 @@ void log_emit(enum log_level level, const char *module, const char *msg, ...)
                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
                        tm.tm_sec, ts.tv_nsec / 1000000);
         if (json) {
-                puts_(&l, "{\"ts\":\"");
-                puts_(&l, stamp);
-                puts_(&l, "\",\"level\":\"");
-                puts_(&l, level_names[level]);
-                puts_(&l, "\",\"module\":\"");
+                put_str(&l, "{\"ts\":\"");
+                put_str(&l, stamp);
+                put_str(&l, "\",\"level\":\"");
+                put_str(&l, level_names[level]);
+                put_str(&l, "\",\"module\":\"");
                 put_escaped(&l, module, true);
-                puts_(&l, "\",\"msg\":\"");
+                put_str(&l, "\",\"msg\":\"");
                 put_escaped(&l, msg, true);
-                puts_(&l, "\"");
+                put_str(&l, "\"");
         } else {
-                puts_(&l, stamp);
-                puts_(&l, " ");
-                puts_(&l, level_names[level]);
-                puts_(&l, " ");
-                puts_(&l, module);
-                puts_(&l, ": ");
-                puts_(&l, msg);
+                put_str(&l, stamp);
+                put_str(&l, " ");
+                put_str(&l, level_names[level]);
+                put_str(&l, " ");
+                put_str(&l, module);
+                put_str(&l, ": ");
+                put_str(&l, msg);
         }
         va_start(ap, msg);
         for (;;) {
@@ -195,21 +199,21 @@ void log_emit(enum log_level level, const char *module, const char *msg, ...)
                 if (l.limit - l.len < 80)
                         continue; /* no room for another whole field: drop it */
                 if (json) {
-                        puts_(&l, ",\"");
+                        put_str(&l, ",\"");
                         put_escaped(&l, f.key, true);
-                        puts_(&l, "\":");
+                        put_str(&l, "\":");
                 } else {
-                        puts_(&l, " ");
-                        puts_(&l, f.key);
-                        puts_(&l, "=");
+                        put_str(&l, " ");
+                        put_str(&l, f.key);
+                        put_str(&l, "=");
                 }
                 put_value(&l, &f, json);
         }
         va_end(ap);
         l.limit = sizeof(l.buf);
         if (json)
-                puts_(&l, "}");
-        puts_(&l, "\n");
+                put_str(&l, "}");
+        put_str(&l, "\n");
         (void)!write(out_fd, l.buf, l.len);
         errno = saved;
 }

@@ -49,13 +49,15 @@ struct log_field {
         } v;
 };
 
-#define LOG_STR(k, val)  ((struct log_field){ .key = (k), .type = LOG_FIELD_STR, .v.s = (val) })
-#define LOG_INT(k, val)  ((struct log_field){ .key = (k), .type = LOG_FIELD_INT, .v.i = (int64_t)(val) })
-#define LOG_DBL(k, val)  ((struct log_field){ .key = (k), .type = LOG_FIELD_DBL, .v.d = (double)(val) })
+#define LOG_STR(k, val) ((struct log_field){ .key = (k), .type = LOG_FIELD_STR, .v.s = (val) })
+#define LOG_INT(k, val)                                                                            \
+        ((struct log_field){ .key = (k), .type = LOG_FIELD_INT, .v.i = (int64_t)(val) })
+#define LOG_DBL(k, val)                                                                            \
+        ((struct log_field){ .key = (k), .type = LOG_FIELD_DBL, .v.d = (double)(val) })
 #define LOG_BOOL(k, val) ((struct log_field){ .key = (k), .type = LOG_FIELD_BOOL, .v.i = !!(val) })
 /* A negative errno code, printed as its description under "errno". */
 #define LOG_ERRNO(rc) ((struct log_field){ .key = "errno", .type = LOG_FIELD_ERRNO, .v.i = (rc) })
-#define LOG_END_      ((struct log_field){ .key = NULL, .type = LOG_FIELD_END })
+#define LOG_END       ((struct log_field){ .key = NULL, .type = LOG_FIELD_END })
 
 /* Set the minimum level and the output format. Not thread-safe: call before starting threads. */
 void log_setup(enum log_level level, enum log_format format);
@@ -67,16 +69,16 @@ bool log_enabled(enum log_level level);
 /* Redirect output to 'fd' (tests). The default is 2. */
 void log_set_fd(int fd);
 
-/* Write one line: fields are struct log_field values terminated by LOG_END_. */
+/* Write one line: fields are struct log_field values terminated by LOG_END. */
 void log_emit(enum log_level level, const char *module, const char *msg, ...);
 
 #ifndef LOG_MODULE
 #define LOG_MODULE "main"
 #endif
 
-#define log_debug(...) log_emit(LOG_LEVEL_DEBUG, LOG_MODULE, __VA_ARGS__, LOG_END_)
-#define log_info(...)  log_emit(LOG_LEVEL_INFO, LOG_MODULE, __VA_ARGS__, LOG_END_)
-#define log_warn(...)  log_emit(LOG_LEVEL_WARN, LOG_MODULE, __VA_ARGS__, LOG_END_)
-#define log_error(...) log_emit(LOG_LEVEL_ERROR, LOG_MODULE, __VA_ARGS__, LOG_END_)
+#define log_debug(...) log_emit(LOG_LEVEL_DEBUG, LOG_MODULE, __VA_ARGS__, LOG_END)
+#define log_info(...)  log_emit(LOG_LEVEL_INFO, LOG_MODULE, __VA_ARGS__, LOG_END)
+#define log_warn(...)  log_emit(LOG_LEVEL_WARN, LOG_MODULE, __VA_ARGS__, LOG_END)
+#define log_error(...) log_emit(LOG_LEVEL_ERROR, LOG_MODULE, __VA_ARGS__, LOG_END)
 
 #endif
