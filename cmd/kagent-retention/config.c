@@ -33,51 +33,51 @@ struct opt {
         const char *flag;
         const char *env; /* NULL: no environment variable */
         enum opt_type type;
+        unsigned commands;
         const char *def;
         int64_t min, max;
         size_t offset;
-        unsigned commands;
         const char *help;
 };
 
 #define OFF(f) offsetof(struct config, f)
 
 static const struct opt opts[] = {
-        { "database-type", "DATABASE_TYPE", OPT_STR, "sqlite", 0, 0, OFF(database_type), C_DB,
+        { "database-type", "DATABASE_TYPE", OPT_STR, C_DB, "sqlite", 0, 0, OFF(database_type),
           "sqlite | postgres" },
-        { "sqlite-database-path", "SQLITE_DATABASE_PATH", OPT_STR, "./kagent.db", 0, 0,
-          OFF(sqlite_path), C_ALL, "SQLite database file (kagent's own setting)" },
-        { "postgres-database-url", "POSTGRES_DATABASE_URL", OPT_STR, NULL, 0, 0, OFF(postgres_url),
-          C_DB, "PostgreSQL URL (never logged)" },
-        { "postgres-database-url-file", "POSTGRES_DATABASE_URL_FILE", OPT_STR, NULL, 0, 0,
-          OFF(postgres_url_file), C_DB, "file holding the PostgreSQL URL" },
-        { "policy", "RETENTION_POLICY_FILE", OPT_STR, NULL, 0, 0, OFF(policy_file), C_RUN | C_PRUNE,
+        { "sqlite-database-path", "SQLITE_DATABASE_PATH", OPT_STR, C_ALL, "./kagent.db", 0, 0,
+          OFF(sqlite_path), "SQLite database file (kagent's own setting)" },
+        { "postgres-database-url", "POSTGRES_DATABASE_URL", OPT_STR, C_DB, NULL, 0, 0,
+          OFF(postgres_url), "PostgreSQL URL (never logged)" },
+        { "postgres-database-url-file", "POSTGRES_DATABASE_URL_FILE", OPT_STR, C_DB, NULL, 0, 0,
+          OFF(postgres_url_file), "file holding the PostgreSQL URL" },
+        { "policy", "RETENTION_POLICY_FILE", OPT_STR, C_RUN | C_PRUNE, NULL, 0, 0, OFF(policy_file),
           "RetentionPolicy YAML or JSON file" },
-        { "dry-run", NULL, OPT_BOOL, "false", 0, 0, OFF(dry_run), C_PRUNE,
+        { "dry-run", NULL, OPT_BOOL, C_PRUNE, "false", 0, 0, OFF(dry_run),
           "compute what would be deleted, delete nothing" },
-        { "now", NULL, OPT_STR, NULL, 0, 0, OFF(now), C_PRUNE | C_DATAGEN,
+        { "now", NULL, OPT_STR, C_PRUNE | C_DATAGEN, NULL, 0, 0, OFF(now),
           "evaluate ages as of this instant: RFC 3339 UTC or epoch ms (default: the clock)" },
-        { "once", NULL, OPT_BOOL, "false", 0, 0, OFF(once), C_RUN,
+        { "once", NULL, OPT_BOOL, C_RUN, "false", 0, 0, OFF(once),
           "run one prune cycle, then exit" },
-        { "output", NULL, OPT_STR, "text", 0, 0, OFF(output), C_PRUNE | C_REPORT,
+        { "output", NULL, OPT_STR, C_PRUNE | C_REPORT, "text", 0, 0, OFF(output),
           "text | json (short: -o)" },
-        { "busy-timeout", "RETENTION_BUSY_TIMEOUT_MS", OPT_INT, "5000", 100, 60000,
-          OFF(busy_timeout_ms), C_DB, "SQLite busy timeout in milliseconds" },
-        { "log-level", "LOG_LEVEL", OPT_STR, "info", 0, 0, OFF(log_level), C_ALL,
+        { "busy-timeout", "RETENTION_BUSY_TIMEOUT_MS", OPT_INT, C_DB, "5000", 100, 60000,
+          OFF(busy_timeout_ms), "SQLite busy timeout in milliseconds" },
+        { "log-level", "LOG_LEVEL", OPT_STR, C_ALL, "info", 0, 0, OFF(log_level),
           "debug | info | warn | error" },
-        { "log-format", "LOG_FORMAT", OPT_STR, "json", 0, 0, OFF(log_format), C_ALL,
+        { "log-format", "LOG_FORMAT", OPT_STR, C_ALL, "json", 0, 0, OFF(log_format),
           "json | text" },
-        { "sessions", NULL, OPT_INT, "200", 1, 10000000, OFF(sessions), C_DATAGEN,
+        { "sessions", NULL, OPT_INT, C_DATAGEN, "200", 1, 10000000, OFF(sessions),
           "sessions to generate" },
-        { "days", NULL, OPT_INT, "30", 1, 3650, OFF(days), C_DATAGEN, "days of history" },
-        { "seed", NULL, OPT_INT, "1", 0, INT64_MAX, OFF(seed), C_DATAGEN, "random seed" },
-        { "size", NULL, OPT_INT, "0", 0, INT64_MAX, OFF(size_bytes), C_DATAGEN,
+        { "days", NULL, OPT_INT, C_DATAGEN, "30", 1, 3650, OFF(days), "days of history" },
+        { "seed", NULL, OPT_INT, C_DATAGEN, "1", 0, INT64_MAX, OFF(seed), "random seed" },
+        { "size", NULL, OPT_INT, C_DATAGEN, "0", 0, INT64_MAX, OFF(size_bytes),
           "grow the file to about this many bytes (0: off)" },
-        { "events-per-session", NULL, OPT_INT, "40", 1, 1000000, OFF(events_per_session), C_DATAGEN,
+        { "events-per-session", NULL, OPT_INT, C_DATAGEN, "40", 1, 1000000, OFF(events_per_session),
           "mean events per session" },
-        { "layout", NULL, OPT_STR, "gorm", 0, 0, OFF(layout), C_DATAGEN,
+        { "layout", NULL, OPT_STR, C_DATAGEN, "gorm", 0, 0, OFF(layout),
           "gorm (v0.6-v0.7.18) | turso (v0.7.19+) | v05" },
-        { "help", NULL, OPT_BOOL, "false", 0, 0, OFF(help), C_ALL, "show this help" },
+        { "help", NULL, OPT_BOOL, C_ALL, "false", 0, 0, OFF(help), "show this help" },
 };
 
 #define N_OPTS (sizeof(opts) / sizeof(opts[0]))
@@ -120,54 +120,144 @@ static int set_value(const struct opt *o, const char *value, const char *source,
                         *(int64_t *)(base + o->offset) = v;
                         return 0;
                 }
-                fprintf(stderr, "%s '%s': expected a whole number from %lld to %lld\n", source,
-                        value, (long long)o->min, (long long)o->max);
+                (void)fprintf(stderr, "%s '%s': expected a whole number from %lld to %lld\n",
+                              source, value, (long long)o->min, (long long)o->max);
                 return EXIT_USAGE;
         }
         }
-        fprintf(stderr, "%s '%s': expected true or false\n", source, value);
+        (void)fprintf(stderr, "%s '%s': expected true or false\n", source, value);
         return EXIT_USAGE;
 }
 
 static int validate(const char *command, struct config *c)
 {
         if (strcmp(c->database_type, "sqlite") != 0 && strcmp(c->database_type, "postgres") != 0) {
-                fprintf(stderr, "--database-type '%s': expected sqlite or postgres\n",
-                        c->database_type);
+                (void)fprintf(stderr, "--database-type '%s': expected sqlite or postgres\n",
+                              c->database_type);
                 return EXIT_USAGE;
         }
         if (strcmp(c->output, "text") != 0 && strcmp(c->output, "json") != 0) {
-                fprintf(stderr, "--output '%s': expected text or json\n", c->output);
+                (void)fprintf(stderr, "--output '%s': expected text or json\n", c->output);
                 return EXIT_USAGE;
         }
         if (strcmp(c->log_format, "text") != 0 && strcmp(c->log_format, "json") != 0) {
-                fprintf(stderr, "--log-format '%s': expected text or json\n", c->log_format);
+                (void)fprintf(stderr, "--log-format '%s': expected text or json\n", c->log_format);
                 return EXIT_USAGE;
         }
         if (strcmp(c->log_level, "debug") != 0 && strcmp(c->log_level, "info") != 0 &&
             strcmp(c->log_level, "warn") != 0 && strcmp(c->log_level, "error") != 0) {
-                fprintf(stderr, "--log-level '%s': expected debug, info, warn or error\n",
-                        c->log_level);
+                (void)fprintf(stderr, "--log-level '%s': expected debug, info, warn or error\n",
+                              c->log_level);
                 return EXIT_USAGE;
         }
         if (strcmp(c->layout, "gorm") != 0 && strcmp(c->layout, "turso") != 0 &&
             strcmp(c->layout, "v05") != 0) {
-                fprintf(stderr, "--layout '%s': expected gorm, turso or v05\n", c->layout);
+                (void)fprintf(stderr, "--layout '%s': expected gorm, turso or v05\n", c->layout);
                 return EXIT_USAGE;
         }
         if (c->now) {
                 int64_t ms;
 
                 if (config_parse_now(c->now, &ms) < 0) {
-                        fprintf(stderr,
-                                "--now '%s': expected RFC 3339 UTC "
-                                "(2026-01-02T03:04:05Z) or epoch milliseconds\n",
-                                c->now);
+                        (void)fprintf(stderr,
+                                      "--now '%s': expected RFC 3339 UTC "
+                                      "(2026-01-02T03:04:05Z) or epoch milliseconds\n",
+                                      c->now);
                         return EXIT_USAGE;
                 }
         }
         if (strcmp(command, "prune") == 0 && !c->policy_file && !c->help) {
-                fprintf(stderr, "prune: --policy FILE is required\n");
+                (void)fprintf(stderr, "prune: --policy FILE is required\n");
+                return EXIT_USAGE;
+        }
+        return 0;
+}
+
+/* Apply every option's default. */
+static int apply_defaults(struct config *c)
+{
+        for (size_t i = 0; i < N_OPTS; i++) {
+                const struct opt *o = &opts[i];
+                int rc;
+
+                if (o->def && (rc = set_value(o, o->def, "default", c)) != 0)
+                        return rc;
+        }
+        return 0;
+}
+
+/*
+ * Apply the environment variables of the options of the command 'bit', and list those options
+ * in 'longopts' for getopt_long() (option i has value 1000 + i). Sets '*n' to the count.
+ */
+static int apply_environment(unsigned bit, struct config *c, struct option *longopts, size_t *n)
+{
+        *n = 0;
+        for (size_t i = 0; i < N_OPTS; i++) {
+                const struct opt *o = &opts[i];
+                /* NOLINTNEXTLINE(concurrency-mt-unsafe): runs before any thread starts */
+                const char *v = o->env ? getenv(o->env) : NULL;
+                int rc;
+
+                if ((o->commands & bit) && v && v[0]) {
+                        char source[80];
+
+                        (void)snprintf(source, sizeof(source), "environment %s", o->env);
+                        if ((rc = set_value(o, v, source, c)) != 0)
+                                return rc;
+                }
+                if (o->commands & bit) {
+                        longopts[*n].name = o->flag;
+                        longopts[*n].has_arg =
+                                o->type == OPT_BOOL ? optional_argument : required_argument;
+                        longopts[*n].val = 1000 + (int)i;
+                        (*n)++;
+                }
+        }
+        return 0;
+}
+
+/* Apply the command line flags (argv after the command name). */
+static int apply_flags(const char *command, unsigned bit, int argc, char **argv,
+                       const struct option *longopts, struct config *c)
+{
+        int rc;
+
+        optind = 1;
+        opterr = 0;
+        for (;;) {
+                int idx = 0;
+                /* NOLINTNEXTLINE(concurrency-mt-unsafe): runs before any thread starts */
+                int ch = getopt_long(argc, argv, bit & (C_PRUNE | C_REPORT) ? "+o:h" : "+h",
+                                     longopts, &idx);
+
+                if (ch == -1)
+                        break;
+                if (ch == 'h') {
+                        c->help = true;
+                        continue;
+                }
+                if (ch == 'o') {
+                        c->output = optarg;
+                        continue;
+                }
+                if (ch < 1000) {
+                        (void)fprintf(stderr,
+                                      "%s: unknown or incomplete option '%s' (see --help)\n",
+                                      command, argv[optind - 1]);
+                        return EXIT_USAGE;
+                }
+                {
+                        const struct opt *o = &opts[ch - 1000];
+                        char source[80];
+
+                        (void)snprintf(source, sizeof(source), "--%s", o->flag);
+                        if ((rc = set_value(o, optarg, source, c)) != 0)
+                                return rc;
+                }
+        }
+        if (optind < argc) {
+                (void)fprintf(stderr, "%s: unexpected argument '%s'\n", command, argv[optind]);
                 return EXIT_USAGE;
         }
         return 0;
@@ -183,66 +273,15 @@ int config_load(const char *command, int argc, char **argv, struct config *out)
 
         memset(&c, 0, sizeof(c));
         memset(longopts, 0, sizeof(longopts));
-        for (size_t i = 0; i < N_OPTS; i++) {
-                const struct opt *o = &opts[i];
-
-                if (o->def && (rc = set_value(o, o->def, "default", &c)) != 0)
-                        return rc;
-        }
-        for (size_t i = 0; i < N_OPTS; i++) {
-                const struct opt *o = &opts[i];
-                const char *v = o->env ? getenv(o->env) : NULL;
-
-                if ((o->commands & bit) && v && v[0]) {
-                        char source[80];
-
-                        (void)snprintf(source, sizeof(source), "environment %s", o->env);
-                        if ((rc = set_value(o, v, source, &c)) != 0)
-                                return rc;
-                }
-                if (o->commands & bit) {
-                        longopts[n].name = o->flag;
-                        longopts[n].has_arg =
-                                o->type == OPT_BOOL ? optional_argument : required_argument;
-                        longopts[n].val = 1000 + (int)i;
-                        n++;
-                }
-        }
-        optind = 1;
-        opterr = 0;
-        for (;;) {
-                int idx = 0;
-                int ch = getopt_long(argc, argv, bit & (C_PRUNE | C_REPORT) ? "+o:h" : "+h",
-                                     longopts, &idx);
-
-                if (ch == -1)
-                        break;
-                if (ch == 'h') {
-                        c.help = true;
-                        continue;
-                }
-                if (ch == 'o') {
-                        c.output = optarg;
-                        continue;
-                }
-                if (ch < 1000) {
-                        fprintf(stderr, "%s: unknown or incomplete option '%s' (see --help)\n",
-                                command, argv[optind - 1]);
-                        return EXIT_USAGE;
-                }
-                {
-                        const struct opt *o = &opts[ch - 1000];
-                        char source[80];
-
-                        (void)snprintf(source, sizeof(source), "--%s", o->flag);
-                        if ((rc = set_value(o, optarg, source, &c)) != 0)
-                                return rc;
-                }
-        }
-        if (optind < argc) {
-                fprintf(stderr, "%s: unexpected argument '%s'\n", command, argv[optind]);
-                return EXIT_USAGE;
-        }
+        rc = apply_defaults(&c);
+        if (rc != 0)
+                return rc;
+        rc = apply_environment(bit, &c, longopts, &n);
+        if (rc != 0)
+                return rc;
+        rc = apply_flags(command, bit, argc, argv, longopts, &c);
+        if (rc != 0)
+                return rc;
         rc = validate(command, &c);
         if (rc != 0)
                 return rc;
@@ -254,9 +293,10 @@ void config_usage(const char *command)
 {
         unsigned bit = command_bit(command);
 
-        printf("usage: kagent-retention %s [flags]\n\nflags (environment variable in brackets; "
-               "flags beat environment beat defaults):\n",
-               command);
+        (void)printf(
+                "usage: kagent-retention %s [flags]\n\nflags (environment variable in brackets; "
+                "flags beat environment beat defaults):\n",
+                command);
         for (size_t i = 0; i < N_OPTS; i++) {
                 const struct opt *o = &opts[i];
                 char left[64];
@@ -265,12 +305,12 @@ void config_usage(const char *command)
                         continue;
                 (void)snprintf(left, sizeof(left), "--%s%s", o->flag,
                                o->type == OPT_BOOL ? "" : " VALUE");
-                printf("  %-34s %s", left, o->help);
+                (void)printf("  %-34s %s", left, o->help);
                 if (o->def && o->type != OPT_BOOL)
-                        printf(" (default %s)", o->def);
+                        (void)printf(" (default %s)", o->def);
                 if (o->env)
-                        printf(" [%s]", o->env);
-                printf("\n");
+                        (void)printf(" [%s]", o->env);
+                (void)printf("\n");
         }
 }
 
@@ -300,17 +340,17 @@ static int read_url_file(const char *path, char **out)
         size_t n;
 
         if (!f) {
-                fprintf(stderr, "POSTGRES_DATABASE_URL_FILE '%s': cannot be read\n", path);
+                (void)fprintf(stderr, "POSTGRES_DATABASE_URL_FILE '%s': cannot be read\n", path);
                 return EXIT_USAGE;
         }
         n = fread(buf, 1, sizeof(buf) - 1, f);
-        fclose(f);
+        (void)fclose(f);
         buf[n] = '\0';
         buf[strcspn(buf, "\r\n")] = '\0';
         while (n > 0 && (buf[strlen(buf) - 1] == ' ' || buf[strlen(buf) - 1] == '\t'))
                 buf[strlen(buf) - 1] = '\0';
         if (!buf[0]) {
-                fprintf(stderr, "POSTGRES_DATABASE_URL_FILE '%s': empty\n", path);
+                (void)fprintf(stderr, "POSTGRES_DATABASE_URL_FILE '%s': empty\n", path);
                 return EXIT_USAGE;
         }
         *out = strdup(buf);
@@ -333,8 +373,9 @@ int config_store(const struct config *c, struct store_config *out, char **url_ow
                         out->postgres_url = *url_owned;
                 }
                 if (!out->postgres_url) {
-                        fprintf(stderr, "postgres: set --postgres-database-url, "
-                                        "POSTGRES_DATABASE_URL or POSTGRES_DATABASE_URL_FILE\n");
+                        (void)fprintf(stderr,
+                                      "postgres: set --postgres-database-url, "
+                                      "POSTGRES_DATABASE_URL or POSTGRES_DATABASE_URL_FILE\n");
                         return EXIT_USAGE;
                 }
                 return 0;

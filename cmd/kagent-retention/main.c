@@ -64,13 +64,13 @@ static int load_policy(const char *path, struct policy *out)
         if (rc == 0)
                 return 0;
         if (rc == -EINVAL && errs.n > 0) {
-                fprintf(stderr, "policy '%s' is invalid; nothing will be deleted:\n", path);
+                (void)fprintf(stderr, "policy '%s' is invalid; nothing will be deleted:\n", path);
                 for (size_t i = 0; i < errs.n; i++)
-                        fprintf(stderr, "  %s: %s\n", errs.e[i].path, errs.e[i].msg);
+                        (void)fprintf(stderr, "  %s: %s\n", errs.e[i].path, errs.e[i].msg);
                 if (errs.n_dropped)
-                        fprintf(stderr, "  (%zu more)\n", errs.n_dropped);
+                        (void)fprintf(stderr, "  (%zu more)\n", errs.n_dropped);
         } else {
-                fprintf(stderr, "policy '%s': %s\n", path, errbuf_msg(&err));
+                (void)fprintf(stderr, "policy '%s': %s\n", path, errbuf_msg(&err));
         }
         return EXIT_USAGE;
 }
@@ -90,7 +90,7 @@ static int open_store(const struct config *c, bool read_only, struct store **out
         rc = store_open(&sc, out, &err);
         free(url);
         if (rc < 0) {
-                fprintf(stderr, "database: %s\n", errbuf_msg(&err));
+                (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
                 return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAILURE_;
         }
         return 0;
@@ -114,7 +114,7 @@ static int cmd_report(const struct config *c)
                 return rc;
         rc = store_measure(s, true, &u, &err);
         if (rc < 0) {
-                fprintf(stderr, "report: %s\n", errbuf_msg(&err));
+                (void)fprintf(stderr, "report: %s\n", errbuf_msg(&err));
                 store_close(s);
                 return EXIT_FAILURE_;
         }
@@ -158,7 +158,7 @@ static int cmd_prune(const struct config *c)
         rc = prune_run(s, &o, &r, &err);
         store_close(s);
         if (rc < 0) {
-                fprintf(stderr, "prune: %s\n", errbuf_msg(&err));
+                (void)fprintf(stderr, "prune: %s\n", errbuf_msg(&err));
                 return EXIT_FAILURE_;
         }
         output_prune(&r, output_of(c), o.dry_run || p.dry_run);
@@ -173,6 +173,58 @@ static int64_t mtime_of(const char *path)
         if (stat(path, &st) < 0)
                 return -1;
         return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+/* Reload the policy when its file changed; keep the last valid one when the new one is not. */
+static void reload_policy(const struct config *c, struct policy *p, bool *have_policy,
+                          int64_t *policy_mtime)
+{
+        struct policy np;
+
+        if (!c->policy_file || mtime_of(c->policy_file) == *policy_mtime)
+                return;
+        *policy_mtime = mtime_of(c->policy_file);
+        if (load_policy(c->policy_file, &np) == 0) {
+                *p = np;
+                *have_policy = true;
+                log_info("policy reloaded", LOG_STR("policy", c->policy_file));
+        } else {
+                log_error("policy invalid, keeping the last valid one",
+                          LOG_STR("policy", c->policy_file));
+        }
+}
+
+/* One cycle of the controller loop: measure, then prune unless suspended or without policy. */
+static void run_cycle(const struct config *c, struct store *s, const struct policy *p,
+                      bool have_policy)
+{
+        struct store_usage u;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        if (store_measure(s, false, &u, &err) == 0)
+                log_info("measured", LOG_INT("size_bytes", u.db_bytes),
+                         LOG_INT("free_bytes", u.free_bytes), LOG_INT("wal_bytes", u.wal_bytes),
+                         LOG_INT("journal_bytes", u.journal_bytes));
+        else
+                log_warn("measure failed", LOG_STR("error", errbuf_msg(&err)));
+        if (have_policy && p->suspend) {
+                log_info("suspended: measuring only");
+        } else if (have_policy) {
+                struct prune_opts o;
+                struct prune_result r;
+
+                memset(&o, 0, sizeof(o));
+                o.policy = p;
+                o.stop = &stop_requested;
+                if (prune_run(s, &o, &r, &err) == 0) {
+                        log_run(&r);
+                        if (c->once)
+                                output_prune(&r, OUTPUT_TEXT, p->dry_run);
+                }
+        } else {
+                log_info("monitor-only: no policy, nothing is deleted");
+        }
 }
 
 static int cmd_run(const struct config *c)
@@ -200,48 +252,10 @@ static int cmd_run(const struct config *c)
                  LOG_STR("schema", store_schema_name(store_info(s)->schema)),
                  LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !have_policy));
         while (!stop_requested) {
-                struct store_usage u;
-                struct errbuf err;
-                int64_t interval_ms = have_policy ? p.interval_ms : 15 * 60 * 1000;
+                int64_t interval_ms = have_policy ? p.interval_ms : (int64_t)15 * 60 * 1000;
 
-                errbuf_clear(&err);
-                if (c->policy_file && mtime_of(c->policy_file) != policy_mtime) {
-                        struct policy np;
-
-                        policy_mtime = mtime_of(c->policy_file);
-                        if (load_policy(c->policy_file, &np) == 0) {
-                                p = np;
-                                have_policy = true;
-                                log_info("policy reloaded", LOG_STR("policy", c->policy_file));
-                        } else {
-                                log_error("policy invalid, keeping the last valid one",
-                                          LOG_STR("policy", c->policy_file));
-                        }
-                }
-                if (store_measure(s, false, &u, &err) == 0)
-                        log_info("measured", LOG_INT("size_bytes", u.db_bytes),
-                                 LOG_INT("free_bytes", u.free_bytes),
-                                 LOG_INT("wal_bytes", u.wal_bytes),
-                                 LOG_INT("journal_bytes", u.journal_bytes));
-                else
-                        log_warn("measure failed", LOG_STR("error", errbuf_msg(&err)));
-                if (have_policy && p.suspend) {
-                        log_info("suspended: measuring only");
-                } else if (have_policy) {
-                        struct prune_opts o;
-                        struct prune_result r;
-
-                        memset(&o, 0, sizeof(o));
-                        o.policy = &p;
-                        o.stop = &stop_requested;
-                        if (prune_run(s, &o, &r, &err) == 0) {
-                                log_run(&r);
-                                if (c->once)
-                                        output_prune(&r, OUTPUT_TEXT, p.dry_run);
-                        }
-                } else {
-                        log_info("monitor-only: no policy, nothing is deleted");
-                }
+                reload_policy(c, &p, &have_policy, &policy_mtime);
+                run_cycle(c, s, &p, have_policy);
                 if (c->once)
                         break;
                 clock_sleep_ms(interval_ms, &stop_requested);
@@ -273,29 +287,30 @@ static int cmd_datagen(const struct config *c)
                                                    : DATAGEN_LAYOUT_GORM;
         rc = datagen_write(&o, &st, &err);
         if (rc < 0) {
-                fprintf(stderr, "datagen: %s\n", errbuf_msg(&err));
+                (void)fprintf(stderr, "datagen: %s\n", errbuf_msg(&err));
                 return rc == -EEXIST || rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_;
         }
-        printf("datagen: wrote %s: %llu sessions, %llu events, %llu tasks, %llu checkpoints, "
-               "%llu checkpoint writes, %llu soft-deleted rows, %llu orphan rows, %llu bytes\n",
-               c->sqlite_path, (unsigned long long)st.sessions, (unsigned long long)st.events,
-               (unsigned long long)st.tasks, (unsigned long long)st.checkpoints,
-               (unsigned long long)st.checkpoint_writes, (unsigned long long)st.soft_deleted_rows,
-               (unsigned long long)st.orphan_rows, (unsigned long long)st.file_bytes);
+        (void)printf(
+                "datagen: wrote %s: %llu sessions, %llu events, %llu tasks, %llu checkpoints, "
+                "%llu checkpoint writes, %llu soft-deleted rows, %llu orphan rows, %llu bytes\n",
+                c->sqlite_path, (unsigned long long)st.sessions, (unsigned long long)st.events,
+                (unsigned long long)st.tasks, (unsigned long long)st.checkpoints,
+                (unsigned long long)st.checkpoint_writes, (unsigned long long)st.soft_deleted_rows,
+                (unsigned long long)st.orphan_rows, (unsigned long long)st.file_bytes);
         return EXIT_OK;
 }
 
 static void usage(FILE *f)
 {
-        fprintf(f, "usage: kagent-retention <command> [flags]\n\n"
-                   "commands:\n"
-                   "  run       the retention controller: prune on the policy's schedule\n"
-                   "  prune     one prune run with --policy FILE, then exit\n"
-                   "  report    database files, pages and per-table sizes\n"
-                   "  datagen   write a realistic demo/test kagent SQLite database\n"
-                   "  version   print the version\n\n"
-                   "'kagent-retention <command> --help' lists a command's flags.\n"
-                   "exit codes: 0 ok, 1 failure, 2 usage or invalid input\n");
+        (void)fprintf(f, "usage: kagent-retention <command> [flags]\n\n"
+                         "commands:\n"
+                         "  run       the retention controller: prune on the policy's schedule\n"
+                         "  prune     one prune run with --policy FILE, then exit\n"
+                         "  report    database files, pages and per-table sizes\n"
+                         "  datagen   write a realistic demo/test kagent SQLite database\n"
+                         "  version   print the version\n\n"
+                         "'kagent-retention <command> --help' lists a command's flags.\n"
+                         "exit codes: 0 ok, 1 failure, 2 usage or invalid input\n");
 }
 
 int main(int argc, char **argv)
@@ -310,7 +325,7 @@ int main(int argc, char **argv)
         }
         command = argv[1];
         if (strcmp(command, "version") == 0 || strcmp(command, "--version") == 0) {
-                printf("kagent-retention %s\n", KR_VERSION);
+                (void)printf("kagent-retention %s\n", KR_VERSION);
                 return EXIT_OK;
         }
         if (strcmp(command, "help") == 0 || strcmp(command, "--help") == 0 ||
@@ -320,7 +335,7 @@ int main(int argc, char **argv)
         }
         if (strcmp(command, "run") != 0 && strcmp(command, "prune") != 0 &&
             strcmp(command, "report") != 0 && strcmp(command, "datagen") != 0) {
-                fprintf(stderr, "unknown command '%s'\n", command);
+                (void)fprintf(stderr, "unknown command '%s'\n", command);
                 usage(stderr);
                 return EXIT_USAGE;
         }
