@@ -15,8 +15,8 @@
 #include "base/errbuf.h"
 #include "base/str.h"
 
-#define TMPFS_MAGIC_   0x01021994
-#define WALK_DEPTH_MAX 16
+#define VOLUME_TMPFS_MAGIC 0x01021994
+#define WALK_DEPTH_MAX     16
 
 const char *volume_limit_source_name(enum volume_limit_source s)
 {
@@ -84,6 +84,7 @@ static void walk_dir(int dfd, int depth, struct walk *w)
                 close(dfd);
                 return;
         }
+        /* NOLINTNEXTLINE(concurrency-mt-unsafe): readdir on a private DIR stream is safe */
         while ((e = readdir(d)) != NULL) {
                 struct stat st;
 
@@ -121,7 +122,7 @@ int volume_measure(const char *dir, int64_t spec_limit, int64_t pod_limit, int64
                 return errbuf_set(err, -errno, "volume '%s': cannot stat the filesystem", dir);
         u.fs_size_bytes = (int64_t)vfs.f_blocks * (int64_t)vfs.f_frsize;
         u.fs_avail_bytes = (int64_t)vfs.f_bavail * (int64_t)vfs.f_frsize;
-        u.is_tmpfs = (unsigned long)fs.f_type == TMPFS_MAGIC_;
+        u.is_tmpfs = (unsigned long)fs.f_type == VOLUME_TMPFS_MAGIC;
         u.own_filesystem = u.is_tmpfs || is_mount_point(dir);
         if (u.own_filesystem) {
                 u.used_bytes = (int64_t)(vfs.f_blocks - vfs.f_bfree) * (int64_t)vfs.f_frsize;
@@ -162,7 +163,7 @@ int volume_measure(const char *dir, int64_t spec_limit, int64_t pod_limit, int64
 void volume_growth_init(struct volume_growth *g, int64_t window_ms)
 {
         memset(g, 0, sizeof(*g));
-        g->window_ms = window_ms > 0 ? window_ms : 3600 * 1000;
+        g->window_ms = window_ms > 0 ? window_ms : (int64_t)3600 * 1000;
 }
 
 static size_t idx(const struct volume_growth *g, size_t i)
@@ -205,7 +206,7 @@ bool volume_growth_rate(const struct volume_growth *g, double *bytes_per_hour)
         if (g->n < 2)
                 return false;
         t0 = g->t_ms[idx(g, 0)];
-        if (g->t_ms[idx(g, g->n - 1)] - t0 < 60 * 1000)
+        if (g->t_ms[idx(g, g->n - 1)] - t0 < (int64_t)60 * 1000)
                 return false;
         for (size_t i = 0; i < g->n; i++) {
                 mt += (double)(g->t_ms[idx(g, i)] - t0);

@@ -74,11 +74,11 @@ static void test_measure_walk_and_limits(void **state)
         assert_int_equal(volume_measure(dir, 0, 4 << 20, 0, &u, &err), 0);
         assert_int_equal(u.limit_source, VOLUME_LIMIT_POD);
         assert_int_equal(u.limit_bytes, 4 << 20);
-        assert_int_equal(volume_measure(dir, 2 << 20, 4 << 20, 512 * 1024, &u, &err), 0);
+        assert_int_equal(volume_measure(dir, 2 << 20, 4 << 20, (int64_t)512 * 1024, &u, &err), 0);
         assert_int_equal(u.limit_source, VOLUME_LIMIT_SPEC);
         assert_int_equal(u.limit_bytes, 2 << 20);
         if (!u.own_filesystem) {
-                double want = (double)(u.used_bytes - 512 * 1024) / (double)(2 << 20);
+                double want = (double)(u.used_bytes - (int64_t)512 * 1024) / (double)(2 << 20);
 
                 assert_true(u.usage_ratio > want - 1e-9 && u.usage_ratio < want + 1e-9);
         }
@@ -102,7 +102,7 @@ static void test_growth_rate(void **state)
         double rate = 0;
 
         (void)state;
-        volume_growth_init(&g, 3600 * 1000);
+        volume_growth_init(&g, (int64_t)3600 * 1000);
         assert_false(volume_growth_rate(&g, &rate));
         assert_int_equal(volume_growth_seconds_to(&g, 100), -1);
         /* 1 MiB per minute, sampled every 5 s for 10 minutes. */
@@ -125,7 +125,7 @@ static void test_growth_window_and_shrink(void **state)
         double rate = 0;
 
         (void)state;
-        volume_growth_init(&g, 120 * 1000);
+        volume_growth_init(&g, (int64_t)120 * 1000);
         /* An old fast phase falls out of a two-minute window; a flat phase remains. */
         for (int i = 0; i < 60; i++)
                 volume_growth_add(&g, (int64_t)i * 1000, (int64_t)i * 1000000);
@@ -143,7 +143,7 @@ static void test_growth_window_and_shrink(void **state)
                 assert_int_equal(g.n, n);
         }
         /* Shrinking (after a prune) is a negative rate: no time to full. */
-        volume_growth_init(&g, 3600 * 1000);
+        volume_growth_init(&g, (int64_t)3600 * 1000);
         for (int i = 0; i < 100; i++)
                 volume_growth_add(&g, (int64_t)i * 2000, 100000000 - (int64_t)i * 100000);
         assert_true(volume_growth_rate(&g, &rate) && rate < 0);
