@@ -28,12 +28,13 @@ static char *read_all(const char *path)
         assert_non_null(buf);
         assert_int_equal(fread(buf, 1, (size_t)n, f), (size_t)n);
         buf[n] = '\0';
-        fclose(f);
+        (void)fclose(f);
         return buf;
 }
 
 sqlite3 *kdb_create(char *path, size_t size, int with_langgraph)
 {
+        /* NOLINTNEXTLINE(concurrency-mt-unsafe): the tests are single-threaded */
         const char *src = getenv("KR_SOURCE_DIR");
         char schema_path[1024];
         char *schema;

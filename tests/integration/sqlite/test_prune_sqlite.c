@@ -220,7 +220,7 @@ static void test_sessions_rule(void **state)
         assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_EVENT].rows, 3 * 4 + 1);
         assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_TASK].rows, 2);
         assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_PUSH].rows, 2);
-        assert_true(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_EVENT].bytes > 13 * 50);
+        assert_true(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_EVENT].bytes > (int64_t)13 * 50);
         assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM pragma_integrity_check WHERE "
                                         "integrity_check <> 'ok'"),
                          0);
@@ -539,14 +539,16 @@ struct writer_ctx {
 static void write_event_after_first_batch(const struct store_batch_result *b, void *userdata)
 {
         struct writer_ctx *w = userdata;
-        char ts[64];
 
         (void)b;
-        if (++w->batches == 1)
+        if (++w->batches == 1) {
+                char ts[64];
+
                 kdb_exec(w->db,
                          "INSERT INTO event(id, session_id, user_id, created_at, data) VALUES "
                          "('late', 'busy', 'u', '%s', '{}')",
                          kdb_go(0, ts, sizeof(ts)));
+        }
 }
 
 static void test_recheck_inside_transaction(void **state)
@@ -636,7 +638,7 @@ static void test_flock_held_measures_only(void **state)
         assert_int_equal(r.outcome, PRUNE_SKIPPED);
         assert_non_null(strstr(r.message, "flock"));
         store_close(s);
-        fclose(lock);
+        (void)fclose(lock);
         after = snapshot(f->db);
         assert_string_equal(before, after);
         free(before);
