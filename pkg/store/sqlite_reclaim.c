@@ -75,11 +75,11 @@ static int incremental(struct sq *q, const struct store_reclaim_params *p, const
         int64_t t0 = clock_mono_ms();
         int64_t left = pg->free;
         char sql[64];
-        int rc;
 
         (void)snprintf(sql, sizeof(sql), "PRAGMA incremental_vacuum(%lld)", (long long)step);
         while (left > 0 && !(p->stop && *p->stop)) {
-                rc = sq_exec(q, sql, err);
+                int rc = sq_exec(q, sql, err);
+
                 if (rc < 0)
                         return rc;
                 rc = sq_int(q, "PRAGMA freelist_count", &left, err);
