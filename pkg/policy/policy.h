@@ -21,12 +21,12 @@ struct errbuf;
  * volume, reclaim, batch, limits) always take their defaults.
  */
 
-#define POLICY_OFF         (-1)
-#define POLICY_MAX_ERRORS  32
-#define POLICY_MAX_STEPS   5
-#define POLICY_NAME_MAX    254
-#define POLICY_TEXT_MAX    (1024 * 1024) /* largest policy file accepted */
-#define POLICY_MIN_MS      60000         /* minimum of interval and activeWindow: 1m */
+#define POLICY_OFF        (-1)
+#define POLICY_MAX_ERRORS 32
+#define POLICY_MAX_STEPS  5
+#define POLICY_NAME_MAX   254
+#define POLICY_TEXT_MAX   (1024 * 1024) /* largest policy file accepted */
+#define POLICY_MIN_MS     60000         /* minimum of interval and activeWindow: 1m */
 
 enum policy_step {
         POLICY_STEP_SOFT_DELETED = 0, /* "softDeleted" */
@@ -45,26 +45,26 @@ enum policy_reclaim {
 
 /* All durations are in milliseconds; POLICY_OFF where the API allows null. */
 struct policy {
-        char name[POLICY_NAME_MAX];  /* metadata.name when the input had one, else "" */
-        int64_t generation;          /* metadata.generation when present, else 0 */
-        bool suspend;                /* default false */
-        bool dry_run;                /* default false */
-        int64_t interval_ms;         /* schedule.interval, default 15m, min 1m */
-        int64_t active_window_ms;    /* activeWindow, default 30m, min 1m */
-        int64_t session_expire_ms;   /* sessions.expireAfter, default 30d */
-        int64_t soft_purge_ms;       /* softDeleted.purgeAfter, default 7d */
-        int64_t task_finished_ms;    /* tasks.finishedAfter, default 7d */
-        int64_t checkpoint_keep;     /* checkpoints.keepLatestPerThread, default 3, min 1 */
+        char name[POLICY_NAME_MAX];    /* metadata.name when the input had one, else "" */
+        int64_t generation;            /* metadata.generation when present, else 0 */
+        bool suspend;                  /* default false */
+        bool dry_run;                  /* default false */
+        int64_t interval_ms;           /* schedule.interval, default 15m, min 1m */
+        int64_t active_window_ms;      /* activeWindow, default 30m, min 1m */
+        int64_t session_expire_ms;     /* sessions.expireAfter, default 30d */
+        int64_t soft_purge_ms;         /* softDeleted.purgeAfter, default 7d */
+        int64_t task_finished_ms;      /* tasks.finishedAfter, default 7d */
+        int64_t checkpoint_keep;       /* checkpoints.keepLatestPerThread, default 3, min 1 */
         int64_t checkpoint_min_age_ms; /* checkpoints.minAge, default 1h (0 allowed) */
-        int64_t event_max_age_ms;    /* events.maxAge, default null */
-        int64_t event_keep_last;     /* events.keepLastPerSession, default 200, min 0 */
-        int64_t crewai_memory_ms;    /* crewai.memoryMaxAge, default null */
-        int64_t crewai_flow_ms;      /* crewai.flowStateMaxAge, default null */
-        bool orphans;                /* orphans.enabled, default true when the section exists */
-        int64_t size_limit_bytes;    /* volume.sizeLimit, default null (discovered) */
-        int high_watermark_pct;      /* volume.highWatermarkPercent, default 80, 1..100 */
-        int low_watermark_pct;       /* volume.lowWatermarkPercent, default 65, 0..99, < high */
-        bool emergency;              /* volume.emergency.enabled, default true */
+        int64_t event_max_age_ms;      /* events.maxAge, default null */
+        int64_t event_keep_last;       /* events.keepLastPerSession, default 200, min 0 */
+        int64_t crewai_memory_ms;      /* crewai.memoryMaxAge, default null */
+        int64_t crewai_flow_ms;        /* crewai.flowStateMaxAge, default null */
+        bool orphans;                  /* orphans.enabled, default true when the section exists */
+        int64_t size_limit_bytes;      /* volume.sizeLimit, default null (discovered) */
+        int high_watermark_pct;        /* volume.highWatermarkPercent, default 80, 1..100 */
+        int low_watermark_pct;         /* volume.lowWatermarkPercent, default 65, 0..99, < high */
+        bool emergency;                /* volume.emergency.enabled, default true */
         enum policy_step steps[POLICY_MAX_STEPS]; /* volume.emergency.steps, in order */
         size_t n_steps;              /* default: all five in the order of enum policy_step */
         enum policy_reclaim reclaim; /* reclaim.mode, default Auto */
