@@ -15,6 +15,7 @@
 
 #include "base/buf.h"
 #include "base/errbuf.h"
+#include "base/seqstr.h"
 #include "base/str.h"
 #define LOG_MODULE "test"
 #include "log/log.h"
@@ -72,6 +73,24 @@ static void test_str_numbers(void **state)
         assert_false(str_has_prefix("kag", "kagent"));
 }
 
+/* A sequence-locked string reads back what was set, truncated to the buffer, NULs kept. */
+static void test_seqstr_reads_back_the_last_value_set(void **state)
+{
+        struct seqstr s;
+        char out[8];
+
+        (void)state;
+        seqstr_init(&s);
+        assert_int_equal(seqstr_get(&s, out, sizeof(out)), 0);
+        assert_string_equal(out, "");
+        seqstr_set(&s, "hello, world", 12);
+        assert_int_equal(seqstr_get(&s, out, sizeof(out)), 12);
+        assert_string_equal(out, "hello, ");
+        seqstr_set(&s, "a\0b", 3);
+        assert_int_equal(seqstr_get(&s, out, sizeof(out)), 3);
+        assert_memory_equal(out, "a\0b", 4);
+}
+
 /* Every log line is one valid JSON object, even when values are far too long to fit. */
 static void test_log_json_lines(void **state)
 {
@@ -122,6 +141,7 @@ int main(void)
                 cmocka_unit_test(test_buf_bounds),
                 cmocka_unit_test(test_str_numbers),
                 cmocka_unit_test(test_log_json_lines),
+                cmocka_unit_test(test_seqstr_reads_back_the_last_value_set),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
