@@ -121,7 +121,7 @@ static void test_incremental_file_shrinks(void **state)
         assert_int_equal(store_measure(f->s, false, &u, &err), 0);
         assert_string_equal(u.auto_vacuum, "incremental");
         free_bytes = u.free_bytes;
-        assert_true(free_bytes > 60 * 20 * 2048); /* hex(1 KiB) = 2 KiB per event */
+        assert_true(free_bytes > (int64_t)60 * 20 * 2048); /* hex(1 KiB) = 2 KiB per event */
         before = file_size(f->path);
         /* Even with no room on the volume: incremental steps need no extra space. */
         r = reclaim(f, STORE_RECLAIM_AUTO, 0, -1);
@@ -145,17 +145,17 @@ static void test_auto_without_room_keeps_free_pages(void **state)
 
         fill_and_prune(f, false);
         before = file_size(f->path);
-        r = reclaim(f, STORE_RECLAIM_AUTO, 1 << 20, 10 * 60 * 1000);
+        r = reclaim(f, STORE_RECLAIM_AUTO, 1 << 20, (int64_t)10 * 60 * 1000);
         assert_non_null(strstr(r.action, "none: volume has"));
         assert_int_equal(r.reclaimed_bytes, 0);
         assert_int_equal(file_size(f->path), before);
         assert_int_equal(store_measure(f->s, false, &u, &err), 0);
-        assert_true(u.free_bytes > 60 * 20 * 2048); /* reported as reusable */
+        assert_true(u.free_bytes > (int64_t)60 * 20 * 2048); /* reported as reusable */
         /* Room, but kagent wrote a second ago: still no VACUUM. */
         r = reclaim(f, STORE_RECLAIM_AUTO, 1LL << 40, 1000);
         assert_string_equal(r.action, "none: kagent wrote within the last minute");
         /* None never touches the file. */
-        r = reclaim(f, STORE_RECLAIM_NONE, 1LL << 40, 10 * 60 * 1000);
+        r = reclaim(f, STORE_RECLAIM_NONE, 1LL << 40, (int64_t)10 * 60 * 1000);
         assert_string_equal(r.action, "none: reclaim.mode is None");
         assert_int_equal(file_size(f->path), before);
 }
@@ -168,9 +168,9 @@ static void test_auto_with_room_and_idle_vacuums(void **state)
 
         fill_and_prune(f, false);
         before = file_size(f->path);
-        r = reclaim(f, STORE_RECLAIM_AUTO, 1LL << 40, 10 * 60 * 1000);
+        r = reclaim(f, STORE_RECLAIM_AUTO, 1LL << 40, (int64_t)10 * 60 * 1000);
         assert_string_equal(r.action, "VACUUM");
-        assert_true(r.reclaimed_bytes > 60 * 20 * 2048);
+        assert_true(r.reclaimed_bytes > (int64_t)60 * 20 * 2048);
         assert_int_equal(r.reclaimed_bytes, before - file_size(f->path));
         assert_int_equal(kdb_int(f->db, "PRAGMA auto_vacuum"), 0);
         assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event"), 10 * 20);
@@ -185,9 +185,9 @@ static void test_incremental_mode_converts_once(void **state)
         struct errbuf err;
 
         fill_and_prune(f, false);
-        r = reclaim(f, STORE_RECLAIM_INCREMENTAL, 1LL << 40, 10 * 60 * 1000);
+        r = reclaim(f, STORE_RECLAIM_INCREMENTAL, 1LL << 40, (int64_t)10 * 60 * 1000);
         assert_string_equal(r.action, "VACUUM to auto_vacuum=INCREMENTAL");
-        assert_true(r.reclaimed_bytes > 60 * 20 * 2048);
+        assert_true(r.reclaimed_bytes > (int64_t)60 * 20 * 2048);
         assert_int_equal(store_measure(f->s, false, &u, &err), 0);
         assert_string_equal(u.auto_vacuum, "incremental");
         /* From now on the cheap path is used. */
