@@ -31,6 +31,9 @@ struct config {
         const char *log_level;
         const char *log_format;
         int64_t busy_timeout_ms;
+        int64_t volume_poll_ms;
+        int64_t reserve_bytes;
+        int64_t volume_limit_bytes;
         const char *now; /* evaluate ages as of this instant (RFC 3339 or epoch ms) */
         bool dry_run;
         bool once;

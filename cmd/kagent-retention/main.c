@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "base/errbuf.h"
 #include "cli.h"
+#include "controller/controller.h"
 #include "datagen/datagen.h"
 #include "log/log.h"
 #include "policy/policy.h"
@@ -124,15 +125,6 @@ static int cmd_report(const struct config *c)
         return EXIT_OK;
 }
 
-static void log_run(const struct prune_result *r)
-{
-        log_info("prune run finished", LOG_STR("result", prune_outcome_name(r->outcome)),
-                 LOG_STR("message", r->message), LOG_INT("rows", r->rows),
-                 LOG_INT("bytes", r->bytes), LOG_INT("batches", r->batches),
-                 LOG_DBL("max_batch_ms", (double)r->max_batch_us / 1000.0),
-                 LOG_INT("busy_retries", r->busy_retries), LOG_INT("duration_ms", r->duration_ms));
-}
-
 static int cmd_prune(const struct config *c)
 {
         struct policy p;
@@ -165,104 +157,51 @@ static int cmd_prune(const struct config *c)
         return r.outcome == PRUNE_FAILED || r.outcome == PRUNE_SKIPPED ? EXIT_FAILURE_ : EXIT_OK;
 }
 
-/* The file's modification time, to reload the policy when it changes (ConfigMap updates). */
-static int64_t mtime_of(const char *path)
-{
-        struct stat st;
-
-        if (stat(path, &st) < 0)
-                return -1;
-        return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
-}
-
-/* Reload the policy when its file changed; keep the last valid one when the new one is not. */
-static void reload_policy(const struct config *c, struct policy *p, bool *have_policy,
-                          int64_t *policy_mtime)
-{
-        struct policy np;
-
-        if (!c->policy_file || mtime_of(c->policy_file) == *policy_mtime)
-                return;
-        *policy_mtime = mtime_of(c->policy_file);
-        if (load_policy(c->policy_file, &np) == 0) {
-                *p = np;
-                *have_policy = true;
-                log_info("policy reloaded", LOG_STR("policy", c->policy_file));
-        } else {
-                log_error("policy invalid, keeping the last valid one",
-                          LOG_STR("policy", c->policy_file));
-        }
-}
-
-/* One cycle of the controller loop: measure, then prune unless suspended or without policy. */
-static void run_cycle(const struct config *c, struct store *s, const struct policy *p,
-                      bool have_policy)
-{
-        struct store_usage u;
-        struct errbuf err;
-
-        errbuf_clear(&err);
-        if (store_measure(s, false, &u, &err) == 0)
-                log_info("measured", LOG_INT("size_bytes", u.db_bytes),
-                         LOG_INT("free_bytes", u.free_bytes), LOG_INT("wal_bytes", u.wal_bytes),
-                         LOG_INT("journal_bytes", u.journal_bytes));
-        else
-                log_warn("measure failed", LOG_STR("error", errbuf_msg(&err)));
-        if (have_policy && p->suspend) {
-                log_info("suspended: measuring only");
-        } else if (have_policy) {
-                struct prune_opts o;
-                struct prune_result r;
-
-                memset(&o, 0, sizeof(o));
-                o.policy = p;
-                o.stop = &stop_requested;
-                if (prune_run(s, &o, &r, &err) == 0) {
-                        log_run(&r);
-                        if (c->once)
-                                output_prune(&r, OUTPUT_TEXT, p->dry_run);
-                }
-        } else {
-                log_info("monitor-only: no policy, nothing is deleted");
-        }
-}
-
 static int cmd_run(const struct config *c)
 {
+        struct controller_config cc;
+        struct controller *ctl = NULL;
         struct policy p;
-        struct store *s = NULL;
-        bool have_policy = false;
-        int64_t policy_mtime = -1;
+        struct errbuf err;
+        char *url = NULL;
         int rc;
 
+        errbuf_clear(&err);
+        /* An invalid policy at start is a usage error; later edits keep the last valid one. */
         if (c->policy_file) {
                 rc = load_policy(c->policy_file, &p);
                 if (rc != 0)
                         return rc;
-                have_policy = true;
-                policy_mtime = mtime_of(c->policy_file);
         }
-        rc = open_store(c, false, &s);
+        memset(&cc, 0, sizeof(cc));
+        rc = config_store(c, &cc.store, &url);
         if (rc != 0)
                 return rc;
+        cc.policy_file = c->policy_file;
+        cc.volume_poll_ms = c->volume_poll_ms;
+        cc.reserve_bytes = c->reserve_bytes;
+        cc.pod_limit_bytes = c->volume_limit_bytes;
+        cc.once = c->once;
+        rc = controller_new(&cc, &ctl, &err);
+        free(url);
+        if (rc < 0) {
+                (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
+                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAILURE_;
+        }
         log_info("started", LOG_STR("version", KR_VERSION),
                  LOG_STR("database_type", c->database_type),
                  LOG_STR("sqlite_path",
                          strcmp(c->database_type, "sqlite") == 0 ? c->sqlite_path : NULL),
-                 LOG_STR("schema", store_schema_name(store_info(s)->schema)),
-                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !have_policy));
-        while (!stop_requested) {
-                int64_t interval_ms = have_policy ? p.interval_ms : (int64_t)15 * 60 * 1000;
-
-                reload_policy(c, &p, &have_policy, &policy_mtime);
-                run_cycle(c, s, &p, have_policy);
-                if (c->once)
-                        break;
-                clock_sleep_ms(interval_ms, &stop_requested);
-        }
+                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !c->policy_file),
+                 LOG_INT("volume_poll_ms", c->volume_poll_ms),
+                 LOG_INT("reserve_bytes", c->reserve_bytes));
+        rc = controller_run(ctl, &stop_requested, &err);
+        if (c->once && controller_state(ctl)->runs > 0)
+                output_prune(&controller_state(ctl)->last_run, OUTPUT_TEXT,
+                             controller_state(ctl)->last_run.outcome == PRUNE_DRY_RUN);
         log_info("shutting down");
-        store_close(s);
-        return EXIT_OK;
+        controller_free(ctl);
+        return rc < 0 ? EXIT_FAILURE_ : EXIT_OK;
 }
 
 static int cmd_datagen(const struct config *c)

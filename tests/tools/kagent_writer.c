@@ -16,6 +16,7 @@
  */
 #include <errno.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -145,28 +146,45 @@ struct options {
         long duration_ms;
         long read_every;
         long payload_size;
+        long payload_after; /* with burst: event size once the volume was full */
+        int burst;          /* write back to back until the first SQLITE_FULL */
 };
 
-static void parse_args(int argc, char **argv, struct options *o)
+static int parse_args(int argc, char **argv, struct options *o)
 {
-        for (int a = 1; a + 1 < argc; a += 2) {
-                if (!strcmp(argv[a], "--db"))
-                        o->path = argv[a + 1];
-                else if (!strcmp(argv[a], "--interval-ms"))
-                        o->interval_ms = strtol(argv[a + 1], NULL, 10);
-                else if (!strcmp(argv[a], "--duration-ms"))
-                        o->duration_ms = strtol(argv[a + 1], NULL, 10);
-                else if (!strcmp(argv[a], "--session"))
-                        o->sid = argv[a + 1];
-                else if (!strcmp(argv[a], "--user"))
-                        o->user = argv[a + 1];
-                else if (!strcmp(argv[a], "--read-every"))
-                        o->read_every = strtol(argv[a + 1], NULL, 10);
-                else if (!strcmp(argv[a], "--payload"))
-                        o->payload_size = strtol(argv[a + 1], NULL, 10);
-                else if (!strcmp(argv[a], "--ready"))
-                        o->ready = argv[a + 1];
+        for (int a = 1; a < argc; a++) {
+                const char *name = argv[a];
+                const char *v;
+
+                if (!strcmp(name, "--burst-until-full")) {
+                        o->burst = 1;
+                        continue;
+                }
+                if (a + 1 >= argc)
+                        return -1;
+                v = argv[++a]; /* every other option takes a value */
+                if (!strcmp(name, "--db"))
+                        o->path = v;
+                else if (!strcmp(name, "--interval-ms"))
+                        o->interval_ms = strtol(v, NULL, 10);
+                else if (!strcmp(name, "--duration-ms"))
+                        o->duration_ms = strtol(v, NULL, 10);
+                else if (!strcmp(name, "--session"))
+                        o->sid = v;
+                else if (!strcmp(name, "--user"))
+                        o->user = v;
+                else if (!strcmp(name, "--read-every"))
+                        o->read_every = strtol(v, NULL, 10);
+                else if (!strcmp(name, "--payload"))
+                        o->payload_size = strtol(v, NULL, 10);
+                else if (!strcmp(name, "--payload-after"))
+                        o->payload_after = strtol(v, NULL, 10);
+                else if (!strcmp(name, "--ready"))
+                        o->ready = v;
+                else
+                        return -1;
         }
+        return 0;
 }
 
 /* An ADK event body whose text part is 'size' bytes of 'x'. */
@@ -223,16 +241,34 @@ static void upsert_session(sqlite3 *db, sqlite3_stmt *ses, const struct options 
 
 /* Write one event every interval (and read the session back every read_every writes). */
 static void write_loop(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const struct options *o,
-                       const char *payload, struct stats *w, struct stats *r)
+                       char *payload, struct stats *w, struct stats *r)
 {
         int64_t start = now_us();
+        int64_t paced_from = start; /* when pacing began (after a burst: when it ended) */
+        long paced_i = 0;           /* first paced write */
+        bool bursting = o->burst;
 
         for (long i = 0; !stop; i++) {
-                int64_t next = start + (int64_t)i * o->interval_ms * 1000;
+                int64_t next = paced_from + (int64_t)(i - paced_i) * o->interval_ms * 1000;
                 int64_t t0;
                 char id[64];
                 int rc;
 
+                if (bursting && w->full > 0) {
+                        /* The volume is full: ordinary traffic from now on. */
+                        bursting = false;
+                        paced_from = now_us();
+                        paced_i = i;
+                        next = paced_from;
+                        if (o->payload_after > 0 && o->payload_after < o->payload_size) {
+                                size_t off = strlen("{\"author\":\"agent\",\"content\":"
+                                                    "{\"parts\":[{\"text\":\"");
+
+                                memcpy(payload + off + o->payload_after, "\"}]}}", 6);
+                        }
+                }
+                if (bursting)
+                        next = 0;
                 while (!stop && now_us() < next) {
                         struct timespec ts = { 0, 200000 };
 
@@ -268,9 +304,13 @@ static void print_summary(struct stats *w, struct stats *r)
         (void)printf("{\"writes\":%zu,\"write_errors\":%ld,\"locked_errors\":%ld,"
                      "\"full_errors\":%ld,\"write_p50_ms\":%.2f,\"write_p99_ms\":%.2f,"
                      "\"write_max_ms\":%.2f,\"reads\":%zu,\"read_errors\":%ld,"
-                     "\"read_p99_ms\":%.2f,\"read_max_ms\":%.2f,\"last_error\":\"%s\"}\n",
+                     "\"read_p99_ms\":%.2f,\"read_max_ms\":%.2f,\"first_error_ms\":%.1f,"
+                     "\"last_error_ms\":%.1f,\"writes_after_last_error\":%ld,"
+                     "\"last_error\":\"%s\"}\n",
                      w->n, w->errors, w->locked + r->locked, w->full, PCT(w, 0.5), PCT(w, 0.99),
-                     PCT(w, 1.0), r->n, r->errors, PCT(r, 0.99), PCT(r, 1.0), w->last_error);
+                     PCT(w, 1.0), r->n, r->errors, PCT(r, 0.99), PCT(r, 1.0),
+                     (double)w->first_error_us / 1000.0, (double)w->last_error_us / 1000.0,
+                     w->ok_after_last_error, w->last_error);
 #undef PCT
         (void)fflush(stdout);
 }
@@ -285,14 +325,14 @@ int main(int argc, char **argv)
                 .read_every = 5,
                 .payload_size = 2048,
         };
-        struct stats w = { 0 }, r = { 0 };
+        struct stats w = { .first_error_us = -1, .last_error_us = -1 };
+        struct stats r = { .first_error_us = -1, .last_error_us = -1 };
         sqlite3 *db = NULL;
         sqlite3_stmt *ins = NULL, *sel = NULL, *ses = NULL;
         char *payload = NULL;
         int rc;
 
-        parse_args(argc, argv, &o);
-        if (!o.path) {
+        if (parse_args(argc, argv, &o) < 0 || !o.path) {
                 (void)fprintf(stderr, "usage: kagent-writer --db PATH [options]\n");
                 return 2;
         }
@@ -321,6 +361,7 @@ int main(int argc, char **argv)
                 if (f)
                         (void)fclose(f);
         }
+        start_us = now_us();
         write_loop(db, ins, sel, &o, payload, &w, &r);
         print_summary(&w, &r);
         rc = w.errors + r.errors > 0 ? 1 : 0;
