@@ -22,7 +22,7 @@
 #include "log/log.h"
 
 #define POLL_DEFAULT_MS       2000
-#define TABLE_SCAN_DEFAULT_MS (5 * 60 * 1000)
+#define TABLE_SCAN_DEFAULT_MS ((int64_t)5 * 60 * 1000)
 #define RESERVE_DEFAULT       (8 << 20)
 #define INCREMENTAL_MAX_MS    2000
 
@@ -396,7 +396,7 @@ int controller_new(const struct controller_config *cfg, struct controller **out,
         c->policy_mtime = -2;
         c->last_foreign_write_ms = clock_mono_ms();
         c->st.seconds_to_full = -1;
-        volume_growth_init(&c->growth, 3600 * 1000);
+        volume_growth_init(&c->growth, (int64_t)3600 * 1000);
         if (c->sqlite_path) {
                 volume_dir_of(c->sqlite_path, c->dir, sizeof(c->dir));
                 (void)snprintf(c->reserve_path, sizeof(c->reserve_path), "%s/%s", c->dir,
