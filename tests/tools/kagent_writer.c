@@ -239,6 +239,16 @@ static void upsert_session(sqlite3 *db, sqlite3_stmt *ses, const struct options 
         (void)sqlite3_reset(ses);
 }
 
+/* Sleep in short steps until the monotonic time 'next_us' or a stop request. */
+static void sleep_until(int64_t next_us)
+{
+        while (!stop && now_us() < next_us) {
+                struct timespec ts = { 0, 200000 };
+
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
 /* Write one event every interval (and read the session back every read_every writes). */
 static void write_loop(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const struct options *o,
                        char *payload, struct stats *w, struct stats *r)
@@ -269,11 +279,7 @@ static void write_loop(sqlite3 *db, sqlite3_stmt *ins, sqlite3_stmt *sel, const 
                 }
                 if (bursting)
                         next = 0;
-                while (!stop && now_us() < next) {
-                        struct timespec ts = { 0, 200000 };
-
-                        (void)nanosleep(&ts, NULL);
-                }
+                sleep_until(next);
                 if (stop || (o->duration_ms > 0 && now_us() - start > o->duration_ms * 1000))
                         break;
                 (void)snprintf(id, sizeof(id), "w-%d-%ld", (int)getpid(), i);
