@@ -205,13 +205,14 @@ static int apply_environment(unsigned bit, struct config *c, struct option *long
                 const struct opt *o = &opts[i];
                 /* NOLINTNEXTLINE(concurrency-mt-unsafe): runs before any thread starts */
                 const char *v = o->env ? getenv(o->env) : NULL;
-                int rc;
 
                 if ((o->commands & bit) && v && v[0]) {
                         char source[80];
+                        int rc;
 
                         (void)snprintf(source, sizeof(source), "environment %s", o->env);
-                        if ((rc = set_value(o, v, source, c)) != 0)
+                        rc = set_value(o, v, source, c);
+                        if (rc != 0)
                                 return rc;
                 }
                 if (o->commands & bit) {
