@@ -48,13 +48,13 @@ enum metrics_type {
 
 /* What a family is; borrowed by metrics_family_add(), which copies what it keeps. */
 struct metrics_desc {
-        const char *name; /* [a-zA-Z_:][a-zA-Z0-9_:]* */
-        const char *help; /* one line of text; escaped on output */
-        enum metrics_type type;
+        const char *name;                       /* [a-zA-Z_:][a-zA-Z0-9_:]* */
+        const char *help;                       /* one line of text; escaped on output */
         const char *labels[METRICS_LABELS_MAX]; /* label names, unused entries NULL */
         const double *buckets; /* histograms: upper bounds, finite, strictly increasing */
         size_t n_buckets;      /* 1..METRICS_BUCKETS_MAX for histograms, else 0 */
-        unsigned max_series;   /* 1..METRICS_SERIES_MAX; must be 1 without labels */
+        enum metrics_type type;
+        unsigned max_series; /* 1..METRICS_SERIES_MAX; must be 1 without labels */
 };
 
 struct metrics_registry;
