@@ -33,6 +33,8 @@ struct store {
 extern const struct store_ops store_sqlite_ops;
 /* Size of the backend state to allocate (a struct that begins with struct store). */
 extern const size_t store_sqlite_size;
+extern const struct store_ops store_postgres_ops;
+extern const size_t store_postgres_size;
 
 /* Terminal and unfinished A2A task states, both spellings (trpc-a2a-go and A2A v1.0). */
 #define STORE_TERMINAL_STATES                                                                      \

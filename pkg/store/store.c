@@ -77,6 +77,9 @@ int store_open(const struct store_config *cfg, struct store **out, struct errbuf
                 size = store_sqlite_size;
                 break;
         case STORE_POSTGRES:
+                ops = &store_postgres_ops;
+                size = store_postgres_size;
+                break;
         default:
                 return errbuf_set(err, -ENOTSUP, "database type '%s' is not supported yet",
                                   store_type_name(cfg->type));

@@ -85,8 +85,9 @@ struct store_info {
 
 struct store_table_usage {
         char name[64];
-        int64_t rows;  /* -1 when not counted */
-        int64_t bytes; /* pages used (SQLite dbstat or estimate) or pg_total_relation_size */
+        int64_t rows;      /* -1 when not counted; PostgreSQL: n_live_tup (an estimate) */
+        int64_t bytes;     /* pages used (SQLite dbstat or estimate) or pg_total_relation_size */
+        int64_t dead_rows; /* PostgreSQL: n_dead_tup (not yet vacuumed); SQLite: 0 */
 };
 
 struct store_usage {
@@ -226,5 +227,13 @@ const char *store_table_name(enum store_table t);
 const char *store_rule_name(enum store_rule r);
 const char *store_schema_name(enum store_schema s);
 const char *store_type_name(enum store_type t);
+
+/*
+ * Copy a libpq connection string (URL or keyword/value), or a message that may quote one, into
+ * 'out' with every password replaced by "***": the URL's user info password and the value of
+ * every parameter named *password (password, sslpassword). Always NUL-terminated, truncated to
+ * 'size'. Returns 'out'. Thread-safe.
+ */
+const char *store_conninfo_redact(const char *in, char *out, size_t size);
 
 #endif

@@ -1,0 +1,135 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef STORE_PG_INTERNAL_H
+#define STORE_PG_INTERNAL_H
+
+#include <stdint.h>
+
+#include <libpq-fe.h>
+
+#include "base/buf.h"
+#include "store/internal.h"
+
+/*
+ * Shared state of the PostgreSQL backend (postgres.c: connection, schema, lock, measure,
+ * reclaim; postgres_plan.c: planning; postgres_delete.c: deleting).
+ */
+
+/* Session settings applied after every connect unless the connection string sets them. */
+#define PG_LOCK_TIMEOUT_MS      500    /* waiting for a table or row lock */
+#define PG_STATEMENT_TIMEOUT_MS 30000  /* any single statement */
+#define PG_IDLE_TXN_TIMEOUT_MS  60000  /* the server ends a transaction we left open */
+#define PG_CONNECT_TIMEOUT_S    "10"   /* libpq connect_timeout default */
+#define PG_VACUUM_TIMEOUT_MS    600000 /* 10 minutes: one VACUUM of one table */
+
+/*
+ * The advisory lock that lets one pruner at a time delete (pg_try_advisory_lock, session level,
+ * bigint form): the ASCII bytes "kagentrt" read as a big-endian integer.
+ */
+#define PG_ADVISORY_KEY "7737579320141705844"
+
+#define PG_SQL_MAX    65536
+#define PG_NAME_MAX   140 /* a quoted "schema"."table" */
+#define PG_KEYS       5   /* key columns of a candidate row: k1..k5 */
+#define PG_PARAMS_MAX 8
+
+struct pg_table {
+        bool present;
+        bool has_deleted_at;
+        char qname[PG_NAME_MAX]; /* "schema"."table", quoted */
+        char *bytes_expr;        /* stored size of a row aliased c: sum of pg_column_size */
+};
+
+struct pgs {
+        struct store base; /* first member: the store handle points here */
+        PGconn *conn;
+        char *conninfo;   /* URL or keyword string as given; holds the password (reconnects) */
+        char target[192]; /* "host=... port=... dbname=... user=...": for messages, no password */
+        bool read_only;
+        int server_version; /* PQserverVersion: 150020 */
+        struct pg_table t[STORE_T_COUNT];
+        char migrations_qname[PG_NAME_MAX];
+        bool task_has_user_id;
+        bool migrate_dirty;
+        bool temp_ready; /* this connection has the temp tables and function */
+        bool lock_held;  /* the advisory lock is held by this connection */
+        int connect_failures;
+        int64_t next_connect_mono_ms; /* capped backoff after a failed connect */
+
+        /* Run state. */
+        bool act_ready;
+        int64_t seq_max;          /* largest candidate seq handed out */
+        int64_t unit_max;         /* largest unit number handed out */
+        int64_t cursor;           /* last candidate seq consumed by delete_batch */
+        int64_t recheck_cut_ms;   /* in a delete transaction a session is active after this */
+        int64_t cur_rule_age_ms;  /* the planned rule's age (soft-delete re-check) */
+        int64_t read_budget_ms;   /* target duration of one read statement */
+        int64_t deadline_mono_ms; /* plan deadline, 0 = none */
+        struct store_plan_result *plan_out;
+        int64_t xid_seen; /* next transaction id when others_wrote last looked */
+        int64_t own_xids; /* transaction ids this connection used since then */
+};
+
+static inline struct pgs *pg_of(struct store *s)
+{
+        return (struct pgs *)s;
+}
+
+/* Statement parameters, all passed as text. */
+struct pg_params {
+        const char *v[PG_PARAMS_MAX];
+        char buf[PG_PARAMS_MAX][48];
+        int n;
+};
+
+void pg_params_init(struct pg_params *p);
+void pg_param_i64(struct pg_params *p, int64_t v);
+/* A wall-clock instant in milliseconds as a timestamptz literal. */
+void pg_param_ts(struct pg_params *p, int64_t ms);
+/* Borrowed until the statement ran. */
+void pg_param_str(struct pg_params *p, const char *s);
+
+/*
+ * Run one statement. Returns 0 (the result in '*out' when 'out' is not NULL: PQclear it), or a
+ * negative errno mapped from the SQLSTATE with 'what' and the server's message in 'err'.
+ */
+int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult **out,
+            struct errbuf *err, const char *what);
+/* A statement returning one integer (0 when no row or NULL). */
+int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *out,
+           struct errbuf *err, const char *what);
+/* Several statements of our own text (no parameters) in one round trip. */
+int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *what);
+/* Map a failed result (or a lost connection when 'res' is NULL) to a negative errno. */
+int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what);
+/* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
+int pg_begin(struct pgs *q, struct errbuf *err);
+int pg_commit(struct pgs *q, struct errbuf *err);
+void pg_rollback(struct pgs *q);
+/* Count the transaction ids this connection used, for store_others_wrote(). */
+void pg_note_own_xid(struct pgs *q);
+/* Look at the next transaction id now: the baseline of the next store_others_wrote(). */
+void pg_xid_baseline(struct pgs *q);
+
+/* The candidate key columns of a table, for SQL text. */
+/*
+ * "a.id, a.user_id, '', '', ''": the key of the row aliased 'a' as five text values, each named
+ * "<as>1".."<as>5" when 'as' is not NULL.
+ */
+int pg_keys_select(struct buf *b, enum store_table t, const char *a, const char *as);
+/*
+ * "a.id = x.k1 AND a.user_id = x.k2": the row aliased 'a' is the candidate aliased 'x'.
+ * 'probe_cand' puts the casts on the main table's side (the kr_cand index is used), else on the
+ * candidate's side (the main table's primary key is used).
+ */
+int pg_keys_match(struct buf *b, enum store_table t, const char *a, const char *x, bool probe_cand);
+
+/* Planning (postgres_plan.c). */
+int pg_temp_setup(struct pgs *q, struct errbuf *err);
+int pg_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
+            struct errbuf *err);
+
+/* Deleting (postgres_delete.c). */
+int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
+                    struct errbuf *err);
+
+#endif

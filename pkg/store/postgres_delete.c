@@ -1,0 +1,650 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PostgreSQL deleting: one short READ COMMITTED transaction per batch of planned rows. Inside
+ * it, before anything is deleted, the session rows of the batch are locked (FOR UPDATE SKIP
+ * LOCKED: a session kagent is writing right now is skipped, and kagent's next update of one we
+ * hold waits for our commit), then every session the batch touches is re-checked for activity
+ * newer than the cutoff, orphans whose parent came back and soft-deleted rows that were saved
+ * again are dropped, and tasks still claimed by another session row are kept. Rows are deleted
+ * by primary key, table by table, children first, each row locked FOR UPDATE SKIP LOCKED: a row
+ * another transaction holds is not waited for, and its whole unit (with the parent row) stays.
+ */
+#define LOG_MODULE "store"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/errbuf.h"
+#include "base/str.h"
+#include "log/log.h"
+#include "store/pg_internal.h"
+
+#define ARRAY_MAX (1 << 20) /* text of a bigint[] literal of units or session keys */
+
+/* The batch's candidates: kr_cand rows with lo < seq <= hi. */
+#define IN_BATCH(x) x ".seq > $1 AND " x ".seq <= $2"
+
+static int too_long(struct errbuf *err)
+{
+        return errbuf_set(err, -EMSGSIZE, "postgres delete: sql text too long");
+}
+
+/* Collect the first column of every row (bigint) as a "{1,2,3}" literal; returns the count. */
+static int64_t collect_ids(PGresult *res, struct buf *arr)
+{
+        int64_t n = 0;
+
+        for (int i = 0; i < PQntuples(res); i++) {
+                if (PQgetisnull(res, i, 0))
+                        continue;
+                if (buf_printf(arr, "%s%s", arr->len > 1 ? "," : "", PQgetvalue(res, i, 0)) < 0)
+                        return -EMSGSIZE;
+                n++;
+        }
+        return n;
+}
+
+static void batch_params(struct pg_params *p, int64_t lo, int64_t hi)
+{
+        pg_params_init(p);
+        pg_param_i64(p, lo);
+        pg_param_i64(p, hi);
+}
+
+/* Drop every candidate of the given session keys or units ("{...}"); returns the count. */
+static int drop(struct pgs *q, const char *column, const char *ids, int64_t *dropped,
+                struct errbuf *err)
+{
+        struct pg_params p;
+        char sql[160];
+
+        pg_params_init(&p);
+        pg_param_str(&p, ids);
+        (void)snprintf(sql, sizeof(sql),
+                       "WITH d AS (DELETE FROM pg_temp.kr_cand WHERE %s = ANY($1::bigint[]) "
+                       "RETURNING %s) SELECT count(DISTINCT %s) FROM d",
+                       column, column, column);
+        return pg_int(q, sql, &p, dropped, err, "re-check");
+}
+
+/* The batch's session keys whose session rows another transaction holds (we lock the rest). */
+static int lock_sessions(struct pgs *q, int64_t lo, int64_t hi, struct buf *busy, int64_t *n,
+                         struct errbuf *err)
+{
+        const char *s = q->t[STORE_T_SESSION].qname;
+        struct pg_params p;
+        PGresult *res = NULL;
+        struct buf sql;
+        int rc;
+
+        *n = 0;
+        if (!q->t[STORE_T_SESSION].present)
+                return 0;
+        buf_init(&sql, 4096);
+        if (buf_printf(
+                    &sql,
+                    "SELECT k.skey FROM pg_temp.kr_skey k WHERE k.skey IN (SELECT x.skey "
+                    "FROM pg_temp.kr_cand x WHERE " IN_BATCH(
+                            "x") ") AND (SELECT count(*) "
+                                 "FROM %s s WHERE s.id = k.sid AND (k.anyuser OR s.user_id = k.uid)) > "
+                                 "cardinality(ARRAY(SELECT 1 FROM %s s WHERE s.id = k.sid AND (k.anyuser "
+                                 "OR s.user_id = k.uid) FOR UPDATE OF s SKIP LOCKED))",
+                    s, s) < 0) {
+                buf_cleanup(&sql);
+                return too_long(err);
+        }
+        batch_params(&p, lo, hi);
+        rc = pg_exec(q, sql.data, &p, &res, err, "lock sessions");
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        *n = collect_ids(res, busy);
+        PQclear(res);
+        return *n < 0 ? too_long(err) : 0;
+}
+
+/* " OR EXISTS (...)" for the events, checkpoints and CrewAI rows of (sid, uid) after $3. */
+static int thread_activity(const struct pgs *q, struct buf *b, const char *sid, const char *uid)
+{
+        static const enum store_table threads[] = { STORE_T_CHECKPOINT, STORE_T_CREWAI_MEMORY,
+                                                    STORE_T_CREWAI_FLOW };
+        static const char *const thread_time[] = { "created_at", "updated_at", "updated_at" };
+        int rc = 0;
+
+        if (q->t[STORE_T_EVENT].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM %s e WHERE e.session_id = %s AND "
+                                 "e.user_id = %s AND e.created_at > $3)",
+                                 q->t[STORE_T_EVENT].qname, sid, uid);
+        for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+                if (!q->t[threads[i]].present)
+                        continue;
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM %s c WHERE c.user_id = %s AND "
+                                 "c.thread_id = %s AND c.%s > $3)",
+                                 q->t[threads[i]].qname, uid, sid, thread_time[i]);
+        }
+        return rc ? -EMSGSIZE : 0;
+}
+
+/*
+ * Activity of a session key k after $3: each of its session rows (one, or every row of the id
+ * for a key of every user) with its own times, events, checkpoints and CrewAI rows; the rows of
+ * the key itself even without a session row; and the tasks of the id.
+ */
+static int active_expr(const struct pgs *q, struct buf *b)
+{
+        int rc = 0;
+
+        if (q->t[STORE_T_SESSION].present) {
+                rc |= buf_printf(b,
+                                 "EXISTS (SELECT 1 FROM %s s WHERE s.id = k.sid AND (k.anyuser "
+                                 "OR s.user_id = k.uid) AND (s.updated_at > $3 OR "
+                                 "s.created_at > $3",
+                                 q->t[STORE_T_SESSION].qname);
+                rc |= thread_activity(q, b, "s.id", "s.user_id");
+                rc |= buf_append_str(b, ")) OR ");
+        }
+        rc |= buf_append_str(b, "(NOT k.anyuser AND (false");
+        rc |= thread_activity(q, b, "k.sid", "k.uid");
+        rc |= buf_append_str(b, "))");
+        if (q->t[STORE_T_TASK].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
+                                 "t.updated_at > $3%s)",
+                                 q->t[STORE_T_TASK].qname,
+                                 q->task_has_user_id ? " AND (k.anyuser OR t.user_id IS NULL OR "
+                                                       "t.user_id = k.uid)"
+                                                     : "");
+        return rc ? -EMSGSIZE : 0;
+}
+
+/* Lock the batch's sessions, re-check their activity; drop the keys that are busy or active. */
+static int recheck_sessions(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped,
+                            struct errbuf *err)
+{
+        struct pg_params p;
+        PGresult *res = NULL;
+        struct buf drop_keys;
+        struct buf sql;
+        int64_t busy = 0;
+        int64_t n = 0;
+        int rc;
+
+        buf_init(&drop_keys, ARRAY_MAX);
+        buf_init(&sql, PG_SQL_MAX);
+        rc = buf_append_str(&drop_keys, "{") < 0 ? too_long(err) : 0;
+        if (rc == 0)
+                rc = lock_sessions(q, lo, hi, &drop_keys, &busy, err);
+        if (rc == 0 &&
+            (buf_append_str(&sql, "SELECT k.skey FROM pg_temp.kr_skey k WHERE k.skey "
+                                  "IN (SELECT x.skey FROM pg_temp.kr_cand x WHERE " IN_BATCH(
+                                          "x") ") AND (") < 0 ||
+             active_expr(q, &sql) < 0 || buf_append_str(&sql, ")") < 0))
+                rc = too_long(err);
+        if (rc == 0) {
+                batch_params(&p, lo, hi);
+                pg_param_ts(&p, q->recheck_cut_ms);
+                rc = pg_exec(q, sql.data, &p, &res, err, "re-check");
+        }
+        if (rc == 0) {
+                n = collect_ids(res, &drop_keys);
+                PQclear(res);
+                rc = n < 0 || buf_append_str(&drop_keys, "}") < 0 ? too_long(err) : 0;
+        }
+        if (rc == 0 && busy + n > 0) {
+                int64_t dropped = 0;
+
+                log_debug("sessions busy or active again, skipped", LOG_INT("busy", busy),
+                          LOG_INT("active", n));
+                rc = drop(q, "skey", drop_keys.data, &dropped, err);
+                *skipped += dropped;
+        }
+        buf_cleanup(&sql);
+        buf_cleanup(&drop_keys);
+        return rc;
+}
+
+/* Drop whole units of 'rule' in the batch whose head row fails 'cond' (over alias t). */
+static int drop_units(struct pgs *q, enum store_rule rule, enum store_table head, const char *cond,
+                      int64_t lo, int64_t hi, int64_t *skipped, struct errbuf *err)
+{
+        struct pg_params p;
+        struct buf sql;
+        int64_t n = 0;
+        int rc = 0;
+
+        if (!q->t[head].present)
+                return 0;
+        buf_init(&sql, PG_SQL_MAX);
+        if (buf_printf(&sql,
+                       "WITH u AS (SELECT DISTINCT c.unit FROM pg_temp.kr_cand c JOIN %s t ON ",
+                       q->t[head].qname) < 0 ||
+            pg_keys_match(&sql, head, "t", "c", false) < 0 ||
+            buf_printf(&sql,
+                       " WHERE c.unit IN (SELECT x.unit FROM pg_temp.kr_cand x WHERE " IN_BATCH(
+                               "x") " AND x.rule = %d) AND c.head AND c.tbl = %d AND (%s)), "
+                                    "d AS (DELETE FROM pg_temp.kr_cand c USING u WHERE c.unit = "
+                                    "u.unit RETURNING c.unit) SELECT count(DISTINCT unit) FROM d",
+                       (int)rule, (int)head, cond) < 0)
+                rc = too_long(err);
+        if (rc == 0) {
+                batch_params(&p, lo, hi);
+                if (strstr(cond, "$3"))
+                        pg_param_ts(&p, q->cur_rule_age_ms);
+                rc = pg_int(q, sql.data, &p, &n, err, "re-check");
+        }
+        buf_cleanup(&sql);
+        *skipped += n;
+        return rc;
+}
+
+/* Which rules have candidates in the batch: a bit per rule. */
+static int batch_rules(struct pgs *q, int64_t lo, int64_t hi, unsigned *out, struct errbuf *err)
+{
+        struct pg_params p;
+        PGresult *res = NULL;
+        int rc;
+
+        *out = 0;
+        batch_params(&p, lo, hi);
+        rc = pg_exec(q, "SELECT DISTINCT rule FROM pg_temp.kr_cand x WHERE " IN_BATCH("x"), &p,
+                     &res, err, "batch");
+        if (rc < 0)
+                return rc;
+        for (int i = 0; i < PQntuples(res); i++) {
+                int64_t r = -1;
+
+                if (str_to_i64(PQgetvalue(res, i, 0), &r) == 0 && r >= 0 && r < STORE_RULE_COUNT)
+                        *out |= 1u << r;
+        }
+        PQclear(res);
+        return 0;
+}
+
+/* An orphan whose parent came back is no orphan: the check for each kind of orphan. */
+static int orphan_checks(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped,
+                         struct errbuf *err)
+{
+        const char *sess = q->t[STORE_T_SESSION].qname;
+        struct buf pl;
+        int rc = 0;
+
+        buf_init(&pl, 1024);
+        if (q->t[STORE_T_SESSION].present) {
+                char cond[1024];
+                static const enum store_table by_thread[] = { STORE_T_CHECKPOINT,
+                                                              STORE_T_CREWAI_MEMORY,
+                                                              STORE_T_CREWAI_FLOW };
+
+                (void)snprintf(cond, sizeof(cond),
+                               "EXISTS (SELECT 1 FROM %s s WHERE s.id = t.session_id AND "
+                               "s.user_id = t.user_id)",
+                               sess);
+                rc = drop_units(q, STORE_RULE_ORPHANS, STORE_T_EVENT, cond, lo, hi, skipped, err);
+                (void)snprintf(cond, sizeof(cond),
+                               "EXISTS (SELECT 1 FROM %s s WHERE s.id = t.session_id%s)", sess,
+                               q->task_has_user_id
+                                       ? " AND (t.user_id IS NULL OR s.user_id = t.user_id)"
+                                       : "");
+                if (rc == 0)
+                        rc = drop_units(q, STORE_RULE_ORPHANS, STORE_T_TASK, cond, lo, hi, skipped,
+                                        err);
+                (void)snprintf(cond, sizeof(cond),
+                               "EXISTS (SELECT 1 FROM %s s WHERE s.id = t.thread_id AND "
+                               "s.user_id = t.user_id)",
+                               sess);
+                for (size_t i = 0; rc == 0 && i < sizeof(by_thread) / sizeof(by_thread[0]); i++)
+                        rc = drop_units(q, STORE_RULE_ORPHANS, by_thread[i], cond, lo, hi, skipped,
+                                        err);
+        }
+        if (rc == 0 && q->t[STORE_T_TASK].present) {
+                buf_reset(&pl);
+                rc = buf_printf(&pl, "EXISTS (SELECT 1 FROM %s p WHERE p.id = t.task_id AND ",
+                                q->t[STORE_T_TASK].qname) < 0 ||
+                                     buf_append_str(&pl, "NOT EXISTS (SELECT 1 FROM "
+                                                         "pg_temp.kr_cand y WHERE y.tbl = 7 AND "
+                                                         "y.k1 = p.id AND y.k2 = '' AND y.k3 = '' "
+                                                         "AND y.k4 = '' AND y.k5 = ''))") < 0
+                             ? too_long(err)
+                             : 0;
+                if (rc == 0)
+                        rc = drop_units(q, STORE_RULE_ORPHANS, STORE_T_PUSH, pl.data, lo, hi,
+                                        skipped, err);
+        }
+        if (rc == 0 && q->t[STORE_T_CHECKPOINT].present) {
+                buf_reset(&pl);
+                rc = buf_printf(&pl,
+                                "EXISTS (SELECT 1 FROM %s p WHERE p.user_id = t.user_id AND "
+                                "p.thread_id = t.thread_id AND p.checkpoint_ns = t.checkpoint_ns "
+                                "AND p.checkpoint_id = t.checkpoint_id AND NOT EXISTS (SELECT 1 "
+                                "FROM pg_temp.kr_cand y WHERE y.tbl = 2 AND y.k1 = p.user_id AND "
+                                "y.k2 = p.thread_id AND y.k3 = p.checkpoint_ns AND "
+                                "y.k4 = p.checkpoint_id AND y.k5 = ''))",
+                                q->t[STORE_T_CHECKPOINT].qname) < 0
+                             ? too_long(err)
+                             : 0;
+                if (rc == 0)
+                        rc = drop_units(q, STORE_RULE_ORPHANS, STORE_T_CHECKPOINT_WRITE, pl.data,
+                                        lo, hi, skipped, err);
+        }
+        buf_cleanup(&pl);
+        return rc;
+}
+
+/* Tasks of a shared session id stay while another session row (not deleted by now) claims them. */
+static int shared_tasks(struct pgs *q, int64_t lo, int64_t hi, struct errbuf *err)
+{
+        struct pg_params p;
+        char sql[1024];
+
+        (void)snprintf(sql, sizeof(sql),
+                       "DELETE FROM pg_temp.kr_cand x WHERE " IN_BATCH("x") " AND x.tbl IN (%d, "
+                                                                            "%d) AND x.rule IN "
+                                                                            "(%d, %d) AND "
+                                                                            "x.shared AND x.skey "
+                                                                            "IN (SELECT k.skey "
+                                                                            "FROM pg_temp.kr_skey "
+                                                                            "k WHERE NOT "
+                                                                            "k.anyuser AND EXISTS "
+                                                                            "(SELECT 1 FROM %s s "
+                                                                            "WHERE s.id = k.sid "
+                                                                            "AND s.user_id <> "
+                                                                            "k.uid AND NOT EXISTS "
+                                                                            "(SELECT 1 FROM "
+                                                                            "pg_temp.kr_cand y "
+                                                                            "WHERE y.tbl = %d AND "
+                                                                            "y.k1 = s.id AND y.k2 "
+                                                                            "= s.user_id AND y.k3 "
+                                                                            "= '' AND y.k4 = '' "
+                                                                            "AND y.k5 = '' AND "
+                                                                            "y.seq <= $2)))",
+                       (int)STORE_T_PUSH, (int)STORE_T_TASK, (int)STORE_RULE_SESSIONS,
+                       (int)STORE_RULE_SOFT_DELETED, q->t[STORE_T_SESSION].qname,
+                       (int)STORE_T_SESSION);
+        batch_params(&p, lo, hi);
+        return pg_exec(q, sql, &p, NULL, err, "re-check");
+}
+
+static int recheck_rows(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped, struct errbuf *err)
+{
+        unsigned rules = 0;
+        int rc;
+
+        rc = batch_rules(q, lo, hi, &rules, err);
+        if (rc < 0)
+                return rc;
+        if (rules & (1u << STORE_RULE_ORPHANS)) {
+                rc = orphan_checks(q, lo, hi, skipped, err);
+                if (rc < 0)
+                        return rc;
+        }
+        /* A soft-deleted row that was saved again (deleted_at reset) is live data. */
+        for (int t = 0; t < STORE_T_COUNT && (rules & (1u << STORE_RULE_SOFT_DELETED)); t++) {
+                if (!q->t[t].present || !q->t[t].has_deleted_at)
+                        continue;
+                rc = drop_units(q, STORE_RULE_SOFT_DELETED, (enum store_table)t,
+                                "NOT (t.deleted_at IS NOT NULL AND t.deleted_at < $3)", lo, hi,
+                                skipped, err);
+                if (rc < 0)
+                        return rc;
+        }
+        if (q->t[STORE_T_TASK].present && q->t[STORE_T_SESSION].present &&
+            (rules & (1u << STORE_RULE_SESSIONS | 1u << STORE_RULE_SOFT_DELETED)))
+                return shared_tasks(q, lo, hi, err);
+        return 0;
+}
+
+/* Candidates of the batch per table, after the re-checks. */
+static int batch_counts(struct pgs *q, int64_t lo, int64_t hi, int64_t counts[STORE_T_COUNT],
+                        struct errbuf *err)
+{
+        struct pg_params p;
+        PGresult *res = NULL;
+        int rc;
+
+        memset(counts, 0, sizeof(counts[0]) * STORE_T_COUNT);
+        batch_params(&p, lo, hi);
+        rc = pg_exec(
+                q,
+                "SELECT tbl, count(*) FROM pg_temp.kr_cand x WHERE " IN_BATCH("x") " GROUP BY tbl",
+                &p, &res, err, "batch");
+        if (rc < 0)
+                return rc;
+        for (int i = 0; i < PQntuples(res); i++) {
+                int64_t t = -1;
+
+                if (str_to_i64(PQgetvalue(res, i, 0), &t) == 0 && t >= 0 && t < STORE_T_COUNT)
+                        (void)str_to_i64(PQgetvalue(res, i, 1), &counts[t]);
+        }
+        PQclear(res);
+        return 0;
+}
+
+/*
+ * Delete the batch's rows of one table: lock them by primary key with FOR UPDATE SKIP LOCKED,
+ * delete the locked ones by ctid (a TID scan), and count rows and planned bytes of what went.
+ * Units already found busy ($3) are left alone.
+ */
+static int delete_table(struct pgs *q, enum store_table t, int64_t lo, int64_t hi, const char *busy,
+                        struct store_count *out, struct errbuf *err)
+{
+        const char *tn = q->t[t].qname;
+        struct pg_params p;
+        PGresult *res = NULL;
+        struct buf sql;
+        int rc = 0;
+
+        buf_init(&sql, PG_SQL_MAX);
+        if (buf_printf(&sql,
+                       "WITH d AS (DELETE FROM %s t WHERE t.ctid = ANY(ARRAY(SELECT r.ctid FROM "
+                       "pg_temp.kr_cand x JOIN %s r ON ",
+                       tn, tn) < 0 ||
+            pg_keys_match(&sql, t, "r", "x", false) < 0 ||
+            buf_printf(&sql,
+                       " WHERE " IN_BATCH("x") " AND x.tbl = %d AND x.unit <> ALL($3::bigint[]) "
+                                               "FOR UPDATE OF r SKIP LOCKED)) RETURNING ",
+                       (int)t) < 0 ||
+            pg_keys_select(&sql, t, "t", "c") < 0 ||
+            buf_printf(&sql, ") SELECT count(*), coalesce(sum(x.bytes), 0) FROM d JOIN "
+                             "pg_temp.kr_cand x ON ") < 0)
+                rc = too_long(err);
+        /* RETURNING names its columns after the key columns; match them back by position. */
+        for (int i = 0; rc == 0 && i < PG_KEYS; i++)
+                rc = buf_printf(&sql, "%sx.k%d = d.c%d", i ? " AND " : "", i + 1, i + 1) < 0
+                             ? too_long(err)
+                             : 0;
+        if (rc == 0 && buf_printf(&sql, " AND x.tbl = %d AND " IN_BATCH("x"), (int)t) < 0)
+                rc = too_long(err);
+        if (rc == 0) {
+                pg_params_init(&p);
+                pg_param_i64(&p, lo);
+                pg_param_i64(&p, hi);
+                pg_param_str(&p, busy);
+                rc = pg_exec(q, sql.data, &p, &res, err, "delete");
+        }
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        (void)str_to_i64(PQgetvalue(res, 0, 0), &out->rows);
+        (void)str_to_i64(PQgetvalue(res, 0, 1), &out->bytes);
+        PQclear(res);
+        return 0;
+}
+
+/* Units with a row of 't' in the batch that is still there: another transaction holds it. */
+static int find_busy(struct pgs *q, enum store_table t, int64_t lo, int64_t hi, struct buf *busy,
+                     int64_t *n, struct errbuf *err)
+{
+        struct pg_params p;
+        PGresult *res = NULL;
+        struct buf sql;
+        int64_t found;
+        int rc = 0;
+
+        buf_init(&sql, PG_SQL_MAX);
+        if (buf_printf(&sql, "SELECT DISTINCT x.unit FROM pg_temp.kr_cand x JOIN %s r ON ",
+                       q->t[t].qname) < 0 ||
+            pg_keys_match(&sql, t, "r", "x", false) < 0 ||
+            buf_printf(&sql,
+                       " WHERE " IN_BATCH("x") " AND x.tbl = %d AND "
+                                               "x.unit <> ALL($3::bigint[])",
+                       (int)t) < 0)
+                rc = too_long(err);
+        if (rc == 0) {
+                /* The literal is closed for the query and reopened to append more units. */
+                if (buf_append_str(busy, "}") < 0) {
+                        buf_cleanup(&sql);
+                        return too_long(err);
+                }
+                pg_params_init(&p);
+                pg_param_i64(&p, lo);
+                pg_param_i64(&p, hi);
+                pg_param_str(&p, busy->data);
+                rc = pg_exec(q, sql.data, &p, &res, err, "delete");
+                busy->len--;
+                busy->data[busy->len] = '\0';
+        }
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        found = collect_ids(res, busy);
+        PQclear(res);
+        if (found < 0)
+                return too_long(err);
+        *n += found;
+        return 0;
+}
+
+/* Delete the batch table by table, children first; a unit with a held row keeps the rest. */
+static int delete_rows(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_result *out,
+                       struct errbuf *err)
+{
+        int64_t counts[STORE_T_COUNT];
+        int64_t n_busy = 0;
+        struct buf busy;
+        int rc;
+
+        rc = batch_counts(q, lo, hi, counts, err);
+        if (rc < 0)
+                return rc;
+        buf_init(&busy, ARRAY_MAX);
+        rc = buf_append_str(&busy, "{") < 0 ? too_long(err) : 0;
+        for (int t = 0; rc == 0 && t < STORE_T_COUNT; t++) {
+                struct store_count *c = &out->tables[t];
+                if (counts[t] == 0 || !q->t[t].present)
+                        continue;
+                rc = buf_append_str(&busy, "}") < 0 ? too_long(err) : 0;
+                if (rc == 0)
+                        rc = delete_table(q, (enum store_table)t, lo, hi, busy.data, c, err);
+                busy.len--;
+                busy.data[busy.len] = '\0';
+                if (rc == 0 && c->rows < counts[t])
+                        rc = find_busy(q, (enum store_table)t, lo, hi, &busy, &n_busy, err);
+                out->rows += c->rows;
+        }
+        if (rc == 0 && n_busy > 0) {
+                int64_t dropped = 0;
+
+                log_debug("rows held by another transaction, units skipped",
+                          LOG_INT("units", n_busy));
+                rc = buf_append_str(&busy, "}") < 0 ? too_long(err) : 0;
+                if (rc == 0)
+                        rc = drop(q, "unit", busy.data, &dropped, err);
+                out->skipped_units += dropped;
+        }
+        buf_cleanup(&busy);
+        return rc;
+}
+
+static int batch_bounds(struct pgs *q, int64_t lo, int64_t max_rows, int64_t *hi,
+                        struct errbuf *err)
+{
+        struct pg_params p;
+
+        pg_params_init(&p);
+        pg_param_i64(&p, lo);
+        pg_param_i64(&p, max_rows - 1);
+        return pg_int(q,
+                      "SELECT coalesce((SELECT seq FROM pg_temp.kr_cand WHERE seq > $1 ORDER BY "
+                      "seq OFFSET $2 LIMIT 1), (SELECT max(seq) FROM pg_temp.kr_cand WHERE "
+                      "seq > $1), 0)",
+                      &p, hi, err, "batch");
+}
+
+static int batch_body(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_result *res,
+                      struct errbuf *err)
+{
+        struct pg_params p;
+        int rc;
+
+        if ((rc = recheck_sessions(q, lo, hi, &res->skipped_units, err)) < 0 ||
+            (rc = recheck_rows(q, lo, hi, &res->skipped_units, err)) < 0 ||
+            (rc = delete_rows(q, lo, hi, res, err)) < 0)
+                return rc;
+        pg_params_init(&p);
+        pg_param_i64(&p, hi);
+        return pg_exec(q, "DELETE FROM pg_temp.kr_cand WHERE seq <= $1", &p, NULL, err, "batch");
+}
+
+int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
+                    struct errbuf *err)
+{
+        struct pgs *q = pg_of(s);
+        struct store_batch_result res;
+        struct pg_params p;
+        int64_t lo = q->cursor;
+        int64_t hi = 0;
+        int64_t more = 0;
+        int64_t t0;
+        int rc;
+
+        memset(&res, 0, sizeof(res));
+        if (!s->info.writable)
+                return errbuf_set(err, -EROFS, "deletes not allowed: %s",
+                                  s->info.not_writable_reason);
+        if (!q->temp_ready)
+                return pg_fail(q, NULL, err, "delete");
+        if (max_rows < 1)
+                max_rows = 1;
+        rc = batch_bounds(q, lo, max_rows, &hi, err);
+        if (rc < 0)
+                return rc;
+        if (hi <= lo) {
+                res.done = true;
+                *out = res;
+                return 0;
+        }
+        t0 = clock_mono_ns();
+        rc = pg_begin(q, err);
+        if (rc < 0)
+                return rc;
+        rc = batch_body(q, lo, hi, &res, err);
+        if (rc == 0)
+                rc = pg_commit(q, err);
+        pg_note_own_xid(q);
+        if (rc < 0) {
+                pg_rollback(q);
+                return rc;
+        }
+        /* SKIP LOCKED never waits for a row; a table lock wait ends at lock_timeout (-EBUSY). */
+        res.txn_us = (clock_mono_ns() - t0) / 1000;
+        res.wait_us = 0;
+        q->cursor = hi;
+        pg_params_init(&p);
+        pg_param_i64(&p, hi);
+        rc = pg_int(q,
+                    "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_cand WHERE seq > $1 LIMIT 1) m",
+                    &p, &more, err, "batch");
+        if (rc < 0)
+                return rc;
+        res.done = more == 0;
+        *out = res;
+        return 0;
+}

@@ -1,0 +1,1254 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * PostgreSQL planning: each session's last activity is computed once per run, then every rule's
+ * candidate rows are recorded, by primary key, in connection-private temp tables, children
+ * before their parents. Reads never block kagent (MVCC), but they still run in short statements
+ * so statement_timeout stays meaningful, the run deadline is honoured and no snapshot is held
+ * for long: whole tables are walked in block ranges (TID range scans, PostgreSQL 14+; one
+ * statement per table before that), per-session rules in slices of sessions through the indexes
+ * kagent has (event.session_id, the lg_checkpoint primary key).
+ *
+ * Temp tables (pg_temp, gone with the connection):
+ *   kr_act   (sid, uid) -> session row present, timestamps known, last activity, newest update
+ *            of an unfinished task, event count and oldest event, checkpoint count
+ *   kr_tact  task activity per session id, and per owner where task.user_id is set
+ *   kr_skey  session keys re-checked inside each delete transaction
+ *   kr_list  the sessions a per-session rule walks, numbered
+ *   kr_sel   one round's head rows, one unit each        (ON COMMIT DELETE ROWS)
+ *   kr_stage one round's rows, before numbering          (ON COMMIT DELETE ROWS)
+ *   kr_cand  the plan: seq order is deletion order; k1..k5 hold the row's primary key as text
+ * Each round runs in one transaction: fill kr_sel, register session keys, stage children and
+ * heads, then number them into kr_cand ordered by unit, then table (children first).
+ */
+#define LOG_MODULE "store"
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "base/buf.h"
+#include "base/clock.h"
+#include "base/errbuf.h"
+#include "base/str.h"
+#include "log/log.h"
+#include "store/pg_internal.h"
+
+#define CHUNK_MIN           1
+#define CHUNK_MAX           (1 << 20)
+#define CHUNK_BLOCKS        16 /* first block range of a table walk */
+#define CHUNK_SESSIONS      64 /* first slice of a session list */
+#define PG_TIDRANGE_VERSION 140000
+
+int pg_temp_setup(struct pgs *q, struct errbuf *err)
+{
+        static const char setup[] =
+                "CREATE TEMP TABLE IF NOT EXISTS kr_cand(seq bigint PRIMARY KEY, "
+                "unit bigint NOT NULL, skey bigint, tbl int NOT NULL, rule int NOT NULL, "
+                "head boolean NOT NULL, shared boolean NOT NULL, bytes bigint NOT NULL, "
+                "k1 text NOT NULL, k2 text NOT NULL, k3 text NOT NULL, k4 text NOT NULL, "
+                "k5 text NOT NULL);"
+                "CREATE UNIQUE INDEX IF NOT EXISTS kr_cand_key ON pg_temp.kr_cand"
+                "(tbl, k1, k2, k3, k4, k5);"
+                "CREATE INDEX IF NOT EXISTS kr_cand_skey ON pg_temp.kr_cand(skey);"
+                "CREATE INDEX IF NOT EXISTS kr_cand_unit ON pg_temp.kr_cand(unit);"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_skey(skey bigserial PRIMARY KEY, "
+                "sid text NOT NULL, uid text NOT NULL, anyuser boolean NOT NULL, "
+                "UNIQUE (sid, uid, anyuser));"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_act(sid text NOT NULL, uid text NOT NULL, "
+                "present boolean NOT NULL DEFAULT false, known boolean NOT NULL DEFAULT true, "
+                "last timestamptz NOT NULL DEFAULT '-infinity', "
+                "nonterm timestamptz NOT NULL DEFAULT '-infinity', "
+                "ev_n bigint NOT NULL DEFAULT 0, ev_first timestamptz, "
+                "cp_n bigint NOT NULL DEFAULT 0, PRIMARY KEY (sid, uid));"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_tact(sid text NOT NULL, uid text NOT NULL, "
+                "anyuser boolean NOT NULL, last timestamptz NOT NULL, "
+                "nonterm timestamptz NOT NULL, PRIMARY KEY (sid, uid, anyuser));"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_list(i bigint PRIMARY KEY, "
+                "sid text NOT NULL, uid text NOT NULL);"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_sel(unit bigint PRIMARY KEY, sid text, "
+                "uid text, anyuser boolean NOT NULL DEFAULT false, skey bigint, "
+                "bytes bigint NOT NULL DEFAULT 0, k1 text NOT NULL DEFAULT '', "
+                "k2 text NOT NULL DEFAULT '', k3 text NOT NULL DEFAULT '', "
+                "k4 text NOT NULL DEFAULT '', k5 text NOT NULL DEFAULT '') "
+                "ON COMMIT DELETE ROWS;"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_stage(unit bigint NOT NULL, skey bigint, "
+                "tbl int NOT NULL, head boolean NOT NULL, shared boolean NOT NULL, "
+                "bytes bigint NOT NULL, k1 text NOT NULL, k2 text NOT NULL, k3 text NOT NULL, "
+                "k4 text NOT NULL, k5 text NOT NULL) ON COMMIT DELETE ROWS;"
+                /* kagent stores task JSON as text, and not every row is valid JSON. */
+                "CREATE OR REPLACE FUNCTION pg_temp.kr_task_state(d text) RETURNS text "
+                "LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN d::json #>> '{status,state}'; "
+                "EXCEPTION WHEN data_exception THEN RETURN NULL; END $f$;";
+
+        if (!q->temp_ready) {
+                int rc = pg_script(q, setup, err, "temp tables");
+
+                if (rc < 0)
+                        return rc;
+                q->temp_ready = true;
+        }
+        pg_note_own_xid(q);
+        return pg_exec(q,
+                       "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_act, "
+                       "pg_temp.kr_tact, pg_temp.kr_list",
+                       NULL, NULL, err, "temp tables");
+}
+
+/* ---- statements with named parameters ------------------------------------------------- */
+
+/* Values bound by name (":age") to whichever parameters a statement uses. */
+struct binds {
+        int64_t lo, hi; /* a block range (tid) or a list slice */
+        bool tid;
+        int64_t ubase, keep, n, seq, rule;
+        int64_t age_ms, active_ms, unf_ms, cut_ms;
+};
+
+static bool bind_value(const struct binds *b, const char *name, size_t len, char *out, size_t size)
+{
+        static const struct {
+                const char *name;
+                size_t off;
+                bool ts;
+        } ints[] = {
+                { "ubase", offsetof(struct binds, ubase), false },
+                { "keep", offsetof(struct binds, keep), false },
+                { "n", offsetof(struct binds, n), false },
+                { "seq", offsetof(struct binds, seq), false },
+                { "rule", offsetof(struct binds, rule), false },
+                { "age", offsetof(struct binds, age_ms), true },
+                { "active", offsetof(struct binds, active_ms), true },
+                { "unf", offsetof(struct binds, unf_ms), true },
+                { "cut", offsetof(struct binds, cut_ms), true },
+        };
+
+        if ((len == 2 && strncmp(name, "lo", 2) == 0) ||
+            (len == 2 && strncmp(name, "hi", 2) == 0)) {
+                int64_t v = name[0] == 'l' ? b->lo : b->hi;
+
+                if (b->tid)
+                        (void)snprintf(out, size, "(%" PRId64 ",0)", v);
+                else
+                        (void)snprintf(out, size, "%" PRId64, v);
+                return true;
+        }
+        for (size_t i = 0; i < sizeof(ints) / sizeof(ints[0]); i++) {
+                int64_t v;
+
+                if (strlen(ints[i].name) != len || strncmp(name, ints[i].name, len) != 0)
+                        continue;
+                memcpy(&v, (const char *)b + ints[i].off, sizeof(v));
+                if (ints[i].ts) {
+                        struct pg_params tmp;
+
+                        pg_params_init(&tmp);
+                        pg_param_ts(&tmp, v);
+                        (void)str_copy(out, tmp.buf[0], size);
+                } else {
+                        (void)snprintf(out, size, "%" PRId64, v);
+                }
+                return true;
+        }
+        return false;
+}
+
+/* Rewrite ":name" placeholders (not "::type" casts) to $1..$n and collect their values. */
+static int bind_sql(const char *sql, const struct binds *b, struct buf *out, struct pg_params *p,
+                    struct errbuf *err)
+{
+        const char *names[PG_PARAMS_MAX] = { NULL };
+        size_t lens[PG_PARAMS_MAX] = { 0 };
+        int rc = 0;
+
+        pg_params_init(p);
+        for (const char *s = sql; *s && rc == 0; s++) {
+                const char *e = s + 1;
+                int idx = -1;
+
+                if (*s != ':' || (s > sql && s[-1] == ':') || !(*e >= 'a' && *e <= 'z')) {
+                        rc = buf_append(out, s, 1);
+                        continue;
+                }
+                while ((*e >= 'a' && *e <= 'z') || *e == '_')
+                        e++;
+                for (int i = 0; i < p->n; i++)
+                        if (names[i] && lens[i] == (size_t)(e - s - 1) &&
+                            strncmp(names[i], s + 1, lens[i]) == 0)
+                                idx = i;
+                if (idx < 0) {
+                        if (p->n == PG_PARAMS_MAX ||
+                            !bind_value(b, s + 1, (size_t)(e - s - 1), p->buf[p->n],
+                                        sizeof(p->buf[p->n])))
+                                return errbuf_set(err, -EINVAL, "plan: unknown parameter '%.*s'",
+                                                  (int)(e - s - 1), s + 1);
+                        idx = p->n;
+                        names[idx] = s + 1;
+                        lens[idx] = (size_t)(e - s - 1);
+                        p->v[idx] = p->buf[idx];
+                        p->n++;
+                }
+                rc = buf_printf(out, "$%d", idx + 1);
+                s = e - 1;
+        }
+        if (rc < 0)
+                return errbuf_set(err, rc, "plan: sql text too long");
+        return 0;
+}
+
+/* Run a planning statement with named binds, for its statistics; '*out' may be NULL. */
+static int run(struct pgs *q, const char *sql, const struct binds *b, PGresult **out,
+               struct errbuf *err)
+{
+        struct pg_params p;
+        struct buf text;
+        int64_t t0 = clock_mono_ms();
+        int64_t dt;
+        int rc;
+
+        buf_init(&text, PG_SQL_MAX);
+        rc = bind_sql(sql, b, &text, &p, err);
+        if (rc == 0)
+                rc = pg_exec(q, text.data, &p, out, err, "plan");
+        buf_cleanup(&text);
+        dt = clock_mono_ms() - t0;
+        if (q->plan_out) {
+                q->plan_out->statements++;
+                if (dt > q->plan_out->max_read_ms)
+                        q->plan_out->max_read_ms = dt;
+        }
+        return rc;
+}
+
+/* Two integers from the first row of a result ("count, max"); the result is cleared. */
+static void two_ints(PGresult *res, int64_t *a, int64_t *b)
+{
+        *a = 0;
+        *b = 0;
+        if (PQntuples(res) > 0 && PQnfields(res) >= 2) {
+                (void)str_to_i64(PQgetvalue(res, 0, 0), a);
+                (void)str_to_i64(PQgetvalue(res, 0, 1), b);
+        }
+        PQclear(res);
+}
+
+static int check_deadline(struct pgs *q, struct errbuf *err)
+{
+        if (q->deadline_mono_ms > 0 && clock_mono_ms() > q->deadline_mono_ms)
+                return errbuf_set(err, -ETIMEDOUT, "run timeout reached while planning");
+        return 0;
+}
+
+/* SQL text assembled with buf_printf; -EMSGSIZE when it outgrows PG_SQL_MAX. */
+static int sqlf(struct buf *b, struct errbuf *err, const char *fmt, ...)
+        __attribute__((format(printf, 3, 4)));
+
+static int sqlf(struct buf *b, struct errbuf *err, const char *fmt, ...)
+{
+        va_list ap;
+        int rc;
+
+        va_start(ap, fmt);
+        rc = buf_vprintf(b, fmt, ap);
+        va_end(ap);
+        return rc < 0 ? errbuf_set(err, rc, "plan: sql text too long") : 0;
+}
+
+/* Append 'tpl' with "{0}".."{9}" replaced by vals[0..9]. */
+static int expand(struct buf *out, const char *tpl, const char *const *vals, int n)
+{
+        int rc = 0;
+
+        for (const char *s = tpl; *s && rc == 0; s++) {
+                if (s[0] == '{' && s[1] >= '0' && s[1] <= '9' && s[2] == '}' && s[1] - '0' < n) {
+                        rc = buf_append_str(out, vals[s[1] - '0']);
+                        s += 2;
+                } else {
+                        rc = buf_append(out, s, 1);
+                }
+        }
+        return rc;
+}
+
+/* ---- fragments ------------------------------------------------------------------------- */
+
+static const char *qn(const struct pgs *q, enum store_table t)
+{
+        return q->t[t].qname;
+}
+
+/* "NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand x WHERE x.tbl = T AND <keys of a>)" */
+static int not_planned(struct buf *b, enum store_table t, const char *a)
+{
+        int rc = buf_printf(b, "NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand x WHERE x.tbl = %d AND ",
+                            (int)t);
+
+        rc |= pg_keys_match(b, t, a, "x", true);
+        rc |= buf_append_str(b, ")");
+        return rc ? -EMSGSIZE : 0;
+}
+
+/* A task's sessions are inactive: those of its id, or its owner's where task.user_id is set. */
+static int task_inactive(const struct pgs *q, struct buf *b, const char *t)
+{
+        if (!q->task_has_user_id)
+                return buf_printf(b,
+                                  "NOT EXISTS (SELECT 1 FROM pg_temp.kr_act a WHERE "
+                                  "a.sid = %s.session_id AND a.last >= :active::timestamptz)",
+                                  t);
+        return buf_printf(b,
+                          "NOT EXISTS (SELECT 1 FROM pg_temp.kr_act a WHERE a.sid = %s.session_id "
+                          "AND (%s.user_id IS NULL OR a.uid = %s.user_id) AND "
+                          "a.last >= :active::timestamptz)",
+                          t, t, t);
+}
+
+/* ---- rounds: fill kr_sel, stage children and heads, number them into kr_cand ---------- */
+
+struct child {
+        enum store_table table;
+        char join[1024]; /* "JOIN <child> c ON ..." after "FROM pg_temp.kr_sel s" */
+        const char *shared;
+};
+
+struct round {
+        enum store_table head;
+        struct buf fill; /* "INSERT INTO pg_temp.kr_sel(...) SELECT ..." */
+        bool skeys;      /* kr_sel rows carry session keys */
+        struct child children[8];
+        int n_children;
+};
+
+static void round_init(struct round *r, enum store_table head, bool skeys)
+{
+        memset(r, 0, sizeof(*r));
+        r->head = head;
+        r->skeys = skeys;
+        buf_init(&r->fill, PG_SQL_MAX);
+}
+
+static void round_cleanup(struct round *r)
+{
+        buf_cleanup(&r->fill);
+}
+
+static void add_child(struct pgs *q, struct round *r, enum store_table t, const char *shared,
+                      const char *join_fmt, ...) __attribute__((format(printf, 5, 6)));
+
+static void add_child(struct pgs *q, struct round *r, enum store_table t, const char *shared,
+                      const char *join_fmt, ...)
+{
+        struct child *c;
+        va_list ap;
+
+        if (!q->t[t].present ||
+            r->n_children == (int)(sizeof(r->children) / sizeof(r->children[0])))
+                return;
+        c = &r->children[r->n_children++];
+        c->table = t;
+        c->shared = shared ? shared : "false";
+        va_start(ap, join_fmt);
+        (void)vsnprintf(c->join, sizeof(c->join), join_fmt, ap);
+        va_end(ap);
+}
+
+static int stage_child(struct pgs *q, const struct child *c, const struct binds *b,
+                       struct errbuf *err)
+{
+        struct buf sql;
+        int rc;
+
+        buf_init(&sql, PG_SQL_MAX);
+        rc = sqlf(&sql, err,
+                  "INSERT INTO pg_temp.kr_stage(unit, skey, tbl, head, shared, bytes, k1, k2, k3, "
+                  "k4, k5) SELECT s.unit, s.skey, %d, false, %s, %s, ",
+                  (int)c->table, c->shared, q->t[c->table].bytes_expr);
+        if (rc == 0 && pg_keys_select(&sql, c->table, "c", NULL) < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = sqlf(&sql, err, " FROM pg_temp.kr_sel s %s WHERE ", c->join);
+        if (rc == 0 && not_planned(&sql, c->table, "c") < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = run(q, sql.data, b, NULL, err);
+        buf_cleanup(&sql);
+        return rc;
+}
+
+/* Number the staged rows into kr_cand: by unit, children first (the enum order), once each. */
+static int flush_stage(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        PGresult *res = NULL;
+        int64_t n = 0;
+        int64_t max = 0;
+        int rc;
+
+        b->seq = q->seq_max;
+        rc = run(q,
+                 "WITH ins AS (INSERT INTO pg_temp.kr_cand(seq, unit, skey, tbl, rule, head, "
+                 "shared, bytes, k1, k2, k3, k4, k5) SELECT :seq::bigint + row_number() OVER "
+                 "(ORDER BY d.unit, d.tbl, d.k1, d.k2, d.k3, d.k4, d.k5), d.unit, d.skey, d.tbl, "
+                 ":rule::int, d.head, d.shared, d.bytes, d.k1, d.k2, d.k3, d.k4, d.k5 FROM "
+                 "(SELECT DISTINCT ON (tbl, k1, k2, k3, k4, k5) * FROM pg_temp.kr_stage "
+                 "ORDER BY tbl, k1, k2, k3, k4, k5, unit) d ON CONFLICT DO NOTHING "
+                 "RETURNING seq) SELECT count(*), coalesce(max(seq), 0) FROM ins",
+                 b, &res, err);
+        if (rc < 0)
+                return rc;
+        two_ints(res, &n, &max);
+        if (n > 0 && max > q->seq_max)
+                q->seq_max = max;
+        return 0;
+}
+
+static int round_body(struct pgs *q, const struct round *r, struct binds *b, struct errbuf *err)
+{
+        PGresult *res = NULL;
+        int64_t n = 0;
+        int64_t max = 0;
+        struct buf sql;
+        int rc;
+
+        buf_init(&sql, PG_SQL_MAX);
+        b->ubase = q->unit_max;
+        rc = sqlf(&sql, err,
+                  "WITH ins AS (%s RETURNING unit) SELECT count(*), coalesce(max(unit), 0) "
+                  "FROM ins",
+                  r->fill.data);
+        if (rc == 0)
+                rc = run(q, sql.data, b, &res, err);
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        two_ints(res, &n, &max);
+        if (n == 0)
+                return 0;
+        if (max > q->unit_max)
+                q->unit_max = max;
+        if (r->skeys &&
+            ((rc = run(q,
+                       "INSERT INTO pg_temp.kr_skey(sid, uid, anyuser) SELECT DISTINCT sid, uid, "
+                       "anyuser FROM pg_temp.kr_sel WHERE sid IS NOT NULL ON CONFLICT DO NOTHING",
+                       b, NULL, err)) < 0 ||
+             (rc = run(q,
+                       "UPDATE pg_temp.kr_sel s SET skey = k.skey FROM pg_temp.kr_skey k WHERE "
+                       "k.sid = s.sid AND k.uid = s.uid AND k.anyuser = s.anyuser",
+                       b, NULL, err)) < 0))
+                return rc;
+        for (int i = 0; i < r->n_children; i++) {
+                rc = stage_child(q, &r->children[i], b, err);
+                if (rc < 0)
+                        return rc;
+        }
+        {
+                char heads[256];
+
+                (void)snprintf(heads, sizeof(heads),
+                               "INSERT INTO pg_temp.kr_stage(unit, skey, tbl, head, shared, bytes, "
+                               "k1, k2, k3, k4, k5) SELECT unit, skey, %d, true, false, bytes, k1, "
+                               "k2, k3, k4, k5 FROM pg_temp.kr_sel",
+                               (int)r->head);
+                rc = run(q, heads, b, NULL, err);
+        }
+        if (rc < 0)
+                return rc;
+        return flush_stage(q, b, err);
+}
+
+/* One round in one transaction (kr_sel and kr_stage empty themselves at its end). */
+static int round_run(struct pgs *q, const struct round *r, struct binds *b, struct errbuf *err)
+{
+        int rc;
+
+        rc = check_deadline(q, err);
+        if (rc < 0)
+                return rc;
+        rc = pg_begin(q, err);
+        if (rc < 0)
+                return rc;
+        rc = round_body(q, r, b, err);
+        if (rc == 0)
+                rc = pg_commit(q, err);
+        if (rc < 0)
+                pg_rollback(q);
+        return rc;
+}
+
+/* ---- walking tables in block ranges and session lists in slices ----------------------- */
+
+typedef int walk_fn(struct pgs *q, struct binds *b, const void *ctx, struct errbuf *err);
+
+/* "c.ctid >= :lo::tid AND c.ctid < :hi::tid", or a constant true before PostgreSQL 14. */
+static int range(const struct pgs *q, struct buf *b, const char *a)
+{
+        if (q->server_version >= PG_TIDRANGE_VERSION)
+                return buf_printf(b, "%s.ctid >= :lo::tid AND %s.ctid < :hi::tid", a, a);
+        return buf_append_str(b, ":lo::tid <= :hi::tid");
+}
+
+static int64_t adapt(const struct pgs *q, int64_t chunk, int64_t dt)
+{
+        if (dt * 2 < q->read_budget_ms && chunk < CHUNK_MAX)
+                return chunk * 2;
+        if (dt > q->read_budget_ms && chunk > CHUNK_MIN)
+                return chunk / 2;
+        return chunk;
+}
+
+/*
+ * Call 'fn' over the table's blocks as they are now, in ranges sized so one round takes about
+ * the read budget. Rows written later land in new blocks or were never candidates anyway:
+ * anything written after the plan started is activity, and the delete re-checks catch it.
+ */
+static int walk_blocks(struct pgs *q, enum store_table t, struct binds *b, walk_fn *fn,
+                       const void *ctx, struct errbuf *err)
+{
+        bool ranges = q->server_version >= PG_TIDRANGE_VERSION;
+        int64_t chunk = CHUNK_BLOCKS;
+        int64_t blocks = 0;
+        struct pg_params p;
+        int rc = 0;
+
+        pg_params_init(&p);
+        pg_param_str(&p, qn(q, t));
+        rc = pg_int(q,
+                    "SELECT pg_catalog.pg_relation_size($1::regclass) / "
+                    "pg_catalog.current_setting('block_size')::bigint",
+                    &p, &blocks, err, "plan");
+        if (rc < 0)
+                return rc;
+        b->tid = true;
+        for (int64_t lo = 0; lo < blocks;) {
+                int64_t t0 = clock_mono_ms();
+
+                b->lo = lo;
+                b->hi = ranges ? lo + chunk : blocks;
+                rc = fn(q, b, ctx, err);
+                if (rc < 0)
+                        break;
+                lo = ranges ? lo + chunk : blocks;
+                chunk = adapt(q, chunk, clock_mono_ms() - t0);
+        }
+        b->tid = false;
+        return rc;
+}
+
+/* Call 'fn' over slices (:lo, :hi] of pg_temp.kr_list. */
+static int walk_list(struct pgs *q, struct binds *b, walk_fn *fn, const void *ctx,
+                     struct errbuf *err)
+{
+        int64_t chunk = CHUNK_SESSIONS;
+        int64_t n = 0;
+        int rc;
+
+        rc = pg_int(q, "SELECT coalesce(max(i), 0) FROM pg_temp.kr_list", NULL, &n, err, "plan");
+        if (rc < 0)
+                return rc;
+        b->tid = false;
+        for (int64_t lo = 0; lo < n;) {
+                int64_t t0 = clock_mono_ms();
+
+                b->lo = lo;
+                b->hi = lo + chunk;
+                rc = fn(q, b, ctx, err);
+                if (rc < 0)
+                        return rc;
+                lo += chunk;
+                chunk = adapt(q, chunk, clock_mono_ms() - t0);
+        }
+        return 0;
+}
+
+static int statement_fn(struct pgs *q, struct binds *b, const void *ctx, struct errbuf *err)
+{
+        int rc = check_deadline(q, err);
+
+        return rc < 0 ? rc : run(q, ctx, b, NULL, err);
+}
+
+static int round_fn(struct pgs *q, struct binds *b, const void *ctx, struct errbuf *err)
+{
+        return round_run(q, ctx, b, err);
+}
+
+/* ---- session activity ---------------------------------------------------------------- */
+
+/* Run 'tpl' ({0}: the table, {1}: the range condition) over every block range. */
+static int act_step(struct pgs *q, enum store_table t, const char *tpl, struct binds *b,
+                    struct errbuf *err)
+{
+        const char *vals[2];
+        struct buf cond;
+        struct buf sql;
+        int rc;
+
+        if (!q->t[t].present)
+                return 0;
+        buf_init(&cond, 256);
+        buf_init(&sql, PG_SQL_MAX);
+        rc = range(q, &cond, "c") < 0 ? errbuf_set(err, -ENOMEM, "out of memory") : 0;
+        vals[0] = qn(q, t);
+        vals[1] = cond.data;
+        if (rc == 0 && expand(&sql, tpl, vals, 2) < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = walk_blocks(q, t, b, statement_fn, sql.data, err);
+        buf_cleanup(&sql);
+        buf_cleanup(&cond);
+        return rc;
+}
+
+static int act_tasks(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        char fmt[1536];
+        int rc;
+
+        if (!q->t[STORE_T_TASK].present)
+                return 0;
+        (void)snprintf(fmt, sizeof(fmt),
+                       "INSERT INTO pg_temp.kr_tact(sid, uid, anyuser, last, nonterm) "
+                       "SELECT c.session_id, %s, %s, coalesce(max(c.updated_at), '-infinity'), "
+                       "coalesce(max(CASE WHEN pg_temp.kr_task_state(c.data) IN "
+                       "(" STORE_UNFINISHED_STATES ") THEN coalesce(c.updated_at, 'infinity') "
+                       "END), '-infinity') FROM {0} c WHERE {1} AND c.session_id IS NOT NULL "
+                       "GROUP BY 1, 2, 3 ON CONFLICT (sid, uid, anyuser) DO UPDATE SET "
+                       "last = greatest(kr_tact.last, excluded.last), "
+                       "nonterm = greatest(kr_tact.nonterm, excluded.nonterm)",
+                       q->task_has_user_id ? "coalesce(c.user_id, '')" : "''",
+                       q->task_has_user_id ? "c.user_id IS NULL" : "true");
+        rc = act_step(q, STORE_T_TASK, fmt, b, err);
+        if (rc < 0)
+                return rc;
+        /* A task counts for every session row of its id, or only its owner's (task.user_id). */
+        return run(q,
+                   "UPDATE pg_temp.kr_act a SET last = greatest(a.last, x.last), "
+                   "nonterm = greatest(a.nonterm, x.nonterm) FROM (SELECT a2.sid, a2.uid, "
+                   "max(t.last) AS last, max(t.nonterm) AS nonterm FROM pg_temp.kr_act a2 "
+                   "JOIN pg_temp.kr_tact t ON t.sid = a2.sid AND (t.anyuser OR t.uid = a2.uid) "
+                   "GROUP BY a2.sid, a2.uid) x WHERE x.sid = a.sid AND x.uid = a.uid",
+                   b, NULL, err);
+}
+
+static int build_activity(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        int rc;
+
+        rc = pg_exec(q, "TRUNCATE pg_temp.kr_act, pg_temp.kr_tact", NULL, NULL, err, "plan");
+        if (rc < 0)
+                return rc;
+        if ((rc = act_step(q, STORE_T_SESSION,
+                           "INSERT INTO pg_temp.kr_act(sid, uid, present, known, last) "
+                           "SELECT c.id, c.user_id, true, (c.updated_at IS NOT NULL OR "
+                           "c.created_at IS NOT NULL), coalesce(greatest(c.updated_at, "
+                           "c.created_at), '-infinity') FROM {0} c WHERE {1} AND c.id IS NOT NULL "
+                           "AND c.user_id IS NOT NULL ON CONFLICT (sid, uid) DO UPDATE SET "
+                           "present = true, known = excluded.known, "
+                           "last = greatest(kr_act.last, excluded.last)",
+                           b, err)) < 0 ||
+            (rc = act_step(q, STORE_T_EVENT,
+                           "INSERT INTO pg_temp.kr_act(sid, uid, last, ev_n, ev_first) "
+                           "SELECT c.session_id, c.user_id, coalesce(max(c.created_at), "
+                           "'-infinity'), count(*), min(c.created_at) FROM {0} c WHERE {1} AND "
+                           "c.session_id IS NOT NULL AND c.user_id IS NOT NULL GROUP BY 1, 2 "
+                           "ON CONFLICT (sid, uid) DO UPDATE SET last = greatest(kr_act.last, "
+                           "excluded.last), ev_n = kr_act.ev_n + excluded.ev_n, "
+                           "ev_first = least(kr_act.ev_first, excluded.ev_first)",
+                           b, err)) < 0 ||
+            (rc = act_tasks(q, b, err)) < 0 ||
+            (rc = act_step(q, STORE_T_CHECKPOINT,
+                           "INSERT INTO pg_temp.kr_act(sid, uid, last, cp_n) SELECT c.thread_id, "
+                           "c.user_id, coalesce(max(c.created_at), '-infinity'), count(*) "
+                           "FROM {0} c WHERE {1} GROUP BY 1, 2 ON CONFLICT (sid, uid) DO UPDATE "
+                           "SET last = greatest(kr_act.last, excluded.last), "
+                           "cp_n = kr_act.cp_n + excluded.cp_n",
+                           b, err)) < 0)
+                return rc;
+        for (int t = STORE_T_CREWAI_MEMORY; t <= STORE_T_CREWAI_FLOW; t++) {
+                rc = act_step(q, (enum store_table)t,
+                              "INSERT INTO pg_temp.kr_act(sid, uid, last) SELECT c.thread_id, "
+                              "c.user_id, coalesce(max(c.updated_at), '-infinity') FROM {0} c "
+                              "WHERE {1} GROUP BY 1, 2 ON CONFLICT (sid, uid) DO UPDATE SET "
+                              "last = greatest(kr_act.last, excluded.last)",
+                              b, err);
+                if (rc < 0)
+                        return rc;
+        }
+        /* Temp tables are never auto-analyzed; the rules join kr_act with kagent's tables. */
+        rc = pg_exec(q, "ANALYZE pg_temp.kr_act", NULL, NULL, err, "plan");
+        if (rc < 0)
+                return rc;
+        pg_note_own_xid(q);
+        q->act_ready = true;
+        return 0;
+}
+
+/* ---- scanning rules: one head table walked in block ranges ----------------------------- */
+
+struct scan {
+        enum store_table head;
+        const char *joins; /* extra FROM items after the head aliased c, or "" */
+        const char *sid;   /* session key of a head row, or NULL: none */
+        const char *uid;
+        const char *anyuser;
+        const char *cond; /* the rule's condition over c */
+};
+
+static int scan_fill(struct pgs *q, const struct scan *sc, struct round *r, struct errbuf *err)
+{
+        struct buf *f = &r->fill;
+        int rc;
+
+        rc = sqlf(f, err,
+                  "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2, k3, k4, k5) "
+                  "SELECT :ubase::bigint + row_number() OVER (ORDER BY c.ctid), %s, "
+                  "coalesce(%s, ''), %s, %s, ",
+                  sc->sid ? sc->sid : "NULL::text", sc->uid ? sc->uid : "''",
+                  sc->anyuser ? sc->anyuser : "false", q->t[sc->head].bytes_expr);
+        if (rc == 0 && pg_keys_select(f, sc->head, "c", NULL) < 0)
+                rc = -EMSGSIZE;
+        if (rc == 0)
+                rc = sqlf(f, err, " FROM %s c %s WHERE ", qn(q, sc->head), sc->joins);
+        if (rc == 0 && (range(q, f, "c") < 0 || buf_printf(f, " AND (%s) AND ", sc->cond) < 0 ||
+                        not_planned(f, sc->head, "c") < 0))
+                rc = -EMSGSIZE;
+        return rc == -EMSGSIZE ? errbuf_set(err, rc, "plan: sql text too long") : rc;
+}
+
+static int scan_rule(struct pgs *q, const struct scan *sc, struct round *r, struct binds *b,
+                     struct errbuf *err)
+{
+        int rc;
+
+        r->head = sc->head;
+        r->skeys = sc->sid != NULL;
+        rc = scan_fill(q, sc, r, err);
+        if (rc == 0)
+                rc = walk_blocks(q, sc->head, b, round_fn, r, err);
+        return rc;
+}
+
+/* Children joined to the heads in kr_sel s: push notifications of tasks, writes of checkpoints. */
+static void add_task_children(struct pgs *q, struct round *r)
+{
+        add_child(q, r, STORE_T_PUSH, NULL, "JOIN %s c ON c.task_id = s.k1", qn(q, STORE_T_PUSH));
+}
+
+static void add_checkpoint_children(struct pgs *q, struct round *r)
+{
+        add_child(q, r, STORE_T_CHECKPOINT_WRITE, NULL,
+                  "JOIN %s c ON c.user_id = s.k1 AND c.thread_id = s.k2 AND "
+                  "c.checkpoint_ns = s.k3 AND c.checkpoint_id = s.k4",
+                  qn(q, STORE_T_CHECKPOINT_WRITE));
+}
+
+/* Run one scanning rule over a head table, with its children. */
+static int scan_one(struct pgs *q, const struct scan *sc, struct binds *b, struct errbuf *err)
+{
+        struct round r;
+        int rc;
+
+        if (!q->t[sc->head].present)
+                return 0;
+        round_init(&r, sc->head, sc->sid != NULL);
+        if (sc->head == STORE_T_TASK)
+                add_task_children(q, &r);
+        else if (sc->head == STORE_T_CHECKPOINT)
+                add_checkpoint_children(q, &r);
+        rc = scan_rule(q, sc, &r, b, err);
+        round_cleanup(&r);
+        return rc;
+}
+
+/* The session key of a task: its owner where task.user_id is set, else every user of its id. */
+static const char *task_uid(const struct pgs *q, const char *t)
+{
+        (void)t;
+        return q->task_has_user_id ? "c.user_id" : "''";
+}
+
+static int plan_soft_rows(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        char task_cond[512];
+        char push_cond[640];
+        char push_any[64];
+        struct buf tmp;
+        int rc = 0;
+
+        buf_init(&tmp, 1024);
+        if (task_inactive(q, &tmp, "c") < 0)
+                rc = errbuf_set(err, -ENOMEM, "out of memory");
+        (void)snprintf(task_cond, sizeof(task_cond),
+                       "c.deleted_at IS NOT NULL AND c.deleted_at < :age::timestamptz AND %s",
+                       tmp.data ? tmp.data : "false");
+        buf_reset(&tmp);
+        if (task_inactive(q, &tmp, "t") < 0)
+                rc = errbuf_set(err, -ENOMEM, "out of memory");
+        (void)snprintf(push_cond, sizeof(push_cond),
+                       "c.deleted_at IS NOT NULL AND c.deleted_at < :age::timestamptz AND %s",
+                       tmp.data ? tmp.data : "false");
+        buf_cleanup(&tmp);
+        (void)snprintf(push_any, sizeof(push_any), "%s",
+                       q->task_has_user_id ? "t.user_id IS NULL" : "true");
+        {
+                char push_join[PG_NAME_MAX + 64];
+                const char *soft = "c.deleted_at IS NOT NULL AND c.deleted_at < :age::timestamptz";
+                static const char inact[] =
+                        "c.deleted_at IS NOT NULL AND c.deleted_at < :age::timestamptz AND NOT "
+                        "EXISTS (SELECT 1 FROM pg_temp.kr_act a WHERE a.sid = c.%s AND "
+                        "a.uid = c.user_id AND a.last >= :active::timestamptz)";
+                char ev_cond[512];
+                char th_cond[512];
+                const struct scan scans[] = {
+                        { STORE_T_TASK, "", "c.session_id", task_uid(q, "c"),
+                          q->task_has_user_id ? "c.user_id IS NULL" : "true", task_cond },
+                        { STORE_T_EVENT, "", "c.session_id", "c.user_id", "false", ev_cond },
+                        { STORE_T_PUSH, push_join, "t.session_id",
+                          q->task_has_user_id ? "t.user_id" : "''", push_any, push_cond },
+                        { STORE_T_FEEDBACK, "", NULL, NULL, NULL, soft },
+                        { STORE_T_CHECKPOINT, "", "c.thread_id", "c.user_id", "false", th_cond },
+                        { STORE_T_CHECKPOINT_WRITE, "", "c.thread_id", "c.user_id", "false",
+                          th_cond },
+                        { STORE_T_CREWAI_MEMORY, "", "c.thread_id", "c.user_id", "false", th_cond },
+                        { STORE_T_CREWAI_FLOW, "", "c.thread_id", "c.user_id", "false", th_cond },
+                };
+
+                (void)snprintf(push_join, sizeof(push_join), "LEFT JOIN %s t ON t.id = c.task_id",
+                               qn(q, STORE_T_TASK));
+                (void)snprintf(ev_cond, sizeof(ev_cond), inact, "session_id");
+                (void)snprintf(th_cond, sizeof(th_cond), inact, "thread_id");
+                for (size_t i = 0; rc == 0 && i < sizeof(scans) / sizeof(scans[0]); i++) {
+                        enum store_table h = scans[i].head;
+
+                        if (!q->t[h].present || !q->t[h].has_deleted_at)
+                                continue;
+                        if (h == STORE_T_PUSH && !q->t[STORE_T_TASK].present)
+                                continue;
+                        rc = scan_one(q, &scans[i], b, err);
+                }
+        }
+        return rc;
+}
+
+static int plan_tasks(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        char cond[1536];
+        struct buf inact;
+        int rc;
+
+        buf_init(&inact, 1024);
+        if (task_inactive(q, &inact, "c") < 0) {
+                buf_cleanup(&inact);
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        }
+        (void)snprintf(cond, sizeof(cond),
+                       "c.updated_at < :age::timestamptz AND pg_temp.kr_task_state(c.data) IN "
+                       "(" STORE_TERMINAL_STATES ") AND EXISTS (SELECT 1 FROM pg_temp.kr_act a "
+                       "WHERE a.sid = c.session_id AND %s a.present) AND %s",
+                       q->task_has_user_id ? "(c.user_id IS NULL OR a.uid = c.user_id) AND" : "",
+                       inact.data);
+        buf_cleanup(&inact);
+        {
+                const struct scan sc = { STORE_T_TASK,
+                                         "",
+                                         "c.session_id",
+                                         task_uid(q, "c"),
+                                         q->task_has_user_id ? "c.user_id IS NULL" : "true",
+                                         cond };
+
+                rc = scan_one(q, &sc, b, err);
+        }
+        return rc;
+}
+
+static int plan_crewai(struct pgs *q, enum store_table t, struct binds *b, struct errbuf *err)
+{
+        const struct scan sc = {
+                t,
+                "",
+                "c.thread_id",
+                "c.user_id",
+                "false",
+                "c.updated_at < :age::timestamptz AND EXISTS (SELECT 1 FROM pg_temp.kr_act a "
+                "WHERE a.sid = c.thread_id AND a.uid = c.user_id AND a.present) AND NOT EXISTS "
+                "(SELECT 1 FROM pg_temp.kr_act a WHERE a.sid = c.thread_id AND a.uid = c.user_id "
+                "AND a.last >= :active::timestamptz)",
+        };
+
+        return scan_one(q, &sc, b, err);
+}
+
+/*
+ * Orphans: rows whose parent is gone, older than the active window. They carry no session key;
+ * the delete transaction re-checks that the parent is still absent instead.
+ */
+static int plan_orphans(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        char ev[512];
+        char task[640];
+        char push[768];
+        char cp[512];
+        char write[1024];
+        char mem[512];
+        struct buf pl;
+        int rc = 0;
+
+        buf_init(&pl, 2048);
+        (void)snprintf(ev, sizeof(ev),
+                       "c.created_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s s "
+                       "WHERE s.id = c.session_id AND s.user_id = c.user_id)",
+                       qn(q, STORE_T_SESSION));
+        (void)snprintf(task, sizeof(task),
+                       "c.updated_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s s "
+                       "WHERE s.id = c.session_id%s)",
+                       qn(q, STORE_T_SESSION),
+                       q->task_has_user_id ? " AND (c.user_id IS NULL OR s.user_id = c.user_id)"
+                                           : "");
+        if (not_planned(&pl, STORE_T_TASK, "t") < 0)
+                rc = errbuf_set(err, -ENOMEM, "out of memory");
+        (void)snprintf(push, sizeof(push),
+                       "c.created_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s t "
+                       "WHERE t.id = c.task_id AND %s)",
+                       qn(q, STORE_T_TASK), pl.data ? pl.data : "true");
+        (void)snprintf(cp, sizeof(cp),
+                       "c.created_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s s "
+                       "WHERE s.id = c.thread_id AND s.user_id = c.user_id)",
+                       qn(q, STORE_T_SESSION));
+        buf_reset(&pl);
+        if (not_planned(&pl, STORE_T_CHECKPOINT, "p") < 0)
+                rc = errbuf_set(err, -ENOMEM, "out of memory");
+        (void)snprintf(write, sizeof(write),
+                       "c.created_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s p "
+                       "WHERE p.user_id = c.user_id AND p.thread_id = c.thread_id AND "
+                       "p.checkpoint_ns = c.checkpoint_ns AND p.checkpoint_id = c.checkpoint_id "
+                       "AND %s)",
+                       qn(q, STORE_T_CHECKPOINT), pl.data ? pl.data : "true");
+        buf_cleanup(&pl);
+        (void)snprintf(mem, sizeof(mem),
+                       "c.updated_at < :active::timestamptz AND NOT EXISTS (SELECT 1 FROM %s s "
+                       "WHERE s.id = c.thread_id AND s.user_id = c.user_id)",
+                       qn(q, STORE_T_SESSION));
+        {
+                const struct scan scans[] = {
+                        { STORE_T_EVENT, "", NULL, NULL, NULL, ev },
+                        { STORE_T_TASK, "", NULL, NULL, NULL, task },
+                        { STORE_T_PUSH, "", NULL, NULL, NULL, push },
+                        { STORE_T_CHECKPOINT, "", NULL, NULL, NULL, cp },
+                        { STORE_T_CHECKPOINT_WRITE, "", NULL, NULL, NULL, write },
+                        { STORE_T_CREWAI_MEMORY, "", NULL, NULL, NULL, mem },
+                        { STORE_T_CREWAI_FLOW, "", NULL, NULL, NULL, mem },
+                };
+
+                for (size_t i = 0; rc == 0 && i < sizeof(scans) / sizeof(scans[0]); i++) {
+                        enum store_table h = scans[i].head;
+
+                        if (!q->t[h].present)
+                                continue;
+                        /* Without the parent table a row cannot be told apart from an orphan. */
+                        if (h == STORE_T_PUSH               ? !q->t[STORE_T_TASK].present
+                            : h == STORE_T_CHECKPOINT_WRITE ? !q->t[STORE_T_CHECKPOINT].present
+                                                            : !q->t[STORE_T_SESSION].present)
+                                continue;
+                        rc = scan_one(q, &scans[i], b, err);
+                }
+        }
+        return rc;
+}
+
+/* ---- sessions with everything hanging off them ---------------------------------------- */
+
+/*
+ * Tasks of the session s: its own (task.user_id, migrate v7+) and those without an owner when s
+ * is the last session row claiming them (several users may share a session id): every other
+ * row of the id is planned already, or comes earlier in this round.
+ */
+static int task_owned(const struct pgs *q, struct buf *b, const char *t)
+{
+        int rc = 0;
+
+        if (q->task_has_user_id)
+                rc |= buf_printf(b, "(%s.user_id = s.uid OR (%s.user_id IS NULL AND ", t, t);
+        rc |= buf_printf(b,
+                         "NOT EXISTS (SELECT 1 FROM %s o WHERE o.id = s.sid AND "
+                         "o.user_id <> s.uid AND NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand y "
+                         "WHERE y.tbl = %d AND y.k1 = o.id AND y.k2 = o.user_id AND y.k3 = '' "
+                         "AND y.k4 = '' AND y.k5 = '') AND NOT EXISTS (SELECT 1 FROM "
+                         "pg_temp.kr_sel s2 WHERE s2.sid = o.id AND s2.uid = o.user_id AND "
+                         "s2.unit < s.unit))",
+                         qn(q, STORE_T_SESSION), (int)STORE_T_SESSION);
+        if (q->task_has_user_id)
+                rc |= buf_append_str(b, "))");
+        return rc ? -EMSGSIZE : 0;
+}
+
+static int cascade_children(struct pgs *q, struct round *r, struct errbuf *err)
+{
+        static const enum store_table threads[] = { STORE_T_CHECKPOINT_WRITE, STORE_T_CHECKPOINT,
+                                                    STORE_T_CREWAI_MEMORY, STORE_T_CREWAI_FLOW };
+        const char *shared = q->task_has_user_id ? "c.user_id IS NULL" : "true";
+        struct buf owned;
+
+        add_child(q, r, STORE_T_EVENT, NULL,
+                  "JOIN %s c ON c.session_id = s.sid AND c.user_id = s.uid", qn(q, STORE_T_EVENT));
+        for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
+                add_child(q, r, threads[i], NULL,
+                          "JOIN %s c ON c.user_id = s.uid AND c.thread_id = s.sid",
+                          qn(q, threads[i]));
+        add_child(q, r, STORE_T_SESSION_SHARE, NULL,
+                  "JOIN %s c ON c.session_id = s.sid AND c.user_id = s.uid",
+                  qn(q, STORE_T_SESSION_SHARE));
+        if (!q->t[STORE_T_TASK].present)
+                return 0;
+        buf_init(&owned, 2048);
+        if (task_owned(q, &owned, "t") < 0) {
+                buf_cleanup(&owned);
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        }
+        add_child(q, r, STORE_T_PUSH, q->task_has_user_id ? "t.user_id IS NULL" : "true",
+                  "JOIN %s t ON t.session_id = s.sid AND %s JOIN %s c ON c.task_id = t.id",
+                  qn(q, STORE_T_TASK), owned.data, qn(q, STORE_T_PUSH));
+        buf_reset(&owned);
+        if (task_owned(q, &owned, "c") < 0) {
+                buf_cleanup(&owned);
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        }
+        add_child(q, r, STORE_T_TASK, shared, "JOIN %s c ON c.session_id = s.sid AND %s",
+                  qn(q, STORE_T_TASK), owned.data);
+        buf_cleanup(&owned);
+        return 0;
+}
+
+static int plan_sessions(struct pgs *q, const struct store_rule_params *p, bool soft,
+                         struct binds *b, struct errbuf *err)
+{
+        struct round r;
+        struct buf sql;
+        int rc;
+
+        if (!q->t[STORE_T_SESSION].present || (soft && !q->t[STORE_T_SESSION].has_deleted_at))
+                return 0;
+        buf_init(&sql, PG_SQL_MAX);
+        round_init(&r, STORE_T_SESSION, true);
+        rc = pg_exec(q, "TRUNCATE pg_temp.kr_list", NULL, NULL, err, "plan");
+        if (rc == 0)
+                rc = sqlf(&sql, err,
+                          "INSERT INTO pg_temp.kr_list(i, sid, uid) SELECT row_number() OVER "
+                          "(ORDER BY a.last, a.sid, a.uid), a.sid, a.uid FROM pg_temp.kr_act a "
+                          "JOIN %s s ON s.id = a.sid AND s.user_id = a.uid WHERE a.present AND "
+                          "a.known AND %s AND ",
+                          qn(q, STORE_T_SESSION),
+                          soft ? "s.deleted_at IS NOT NULL AND s.deleted_at < :age::timestamptz "
+                                 "AND a.last < :active::timestamptz"
+                               : "a.last < :cut::timestamptz AND a.nonterm <= :unf::timestamptz");
+        if (rc == 0 && not_planned(&sql, STORE_T_SESSION, "s") < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = sqlf(&sql, err, " ORDER BY a.last, a.sid, a.uid%s",
+                          p->max_sessions > 0 ? " LIMIT :n" : "");
+        b->n = p->max_sessions;
+        if (rc == 0)
+                rc = run(q, sql.data, b, NULL, err);
+        if (rc == 0)
+                rc = sqlf(&r.fill, err,
+                          "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
+                          "SELECT :ubase::bigint + row_number() OVER (ORDER BY l.i), l.sid, l.uid, "
+                          "false, %s, c.id, c.user_id FROM pg_temp.kr_list l JOIN %s c ON "
+                          "c.id = l.sid AND c.user_id = l.uid WHERE l.i > :lo::bigint AND "
+                          "l.i <= :hi::bigint",
+                          q->t[STORE_T_SESSION].bytes_expr, qn(q, STORE_T_SESSION));
+        if (rc == 0)
+                rc = cascade_children(q, &r, err);
+        if (rc == 0)
+                rc = walk_list(q, b, round_fn, &r, err);
+        round_cleanup(&r);
+        buf_cleanup(&sql);
+        return rc;
+}
+
+/* ---- per-session window rules: checkpoints and events --------------------------------- */
+
+static int plan_per_session(struct pgs *q, const char *who, struct round *r, struct binds *b,
+                            struct errbuf *err)
+{
+        char sql[512];
+        int rc;
+
+        rc = pg_exec(q, "TRUNCATE pg_temp.kr_list", NULL, NULL, err, "plan");
+        if (rc < 0)
+                return rc;
+        (void)snprintf(sql, sizeof(sql),
+                       "INSERT INTO pg_temp.kr_list(i, sid, uid) SELECT row_number() OVER "
+                       "(ORDER BY sid, uid), sid, uid FROM pg_temp.kr_act WHERE present AND "
+                       "last < :active::timestamptz AND %s",
+                       who);
+        rc = run(q, sql, b, NULL, err);
+        if (rc < 0)
+                return rc;
+        return walk_list(q, b, round_fn, r, err);
+}
+
+static int plan_checkpoints(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        struct round r;
+        int rc;
+
+        if (!q->t[STORE_T_CHECKPOINT].present)
+                return 0;
+        round_init(&r, STORE_T_CHECKPOINT, true);
+        add_checkpoint_children(q, &r);
+        rc = sqlf(&r.fill, err,
+                  "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2, k3, k4) "
+                  "SELECT :ubase::bigint + row_number() OVER (ORDER BY w.i, w.checkpoint_ns, "
+                  "w.checkpoint_id), w.sid, w.uid, false, w.bytes, w.user_id, w.thread_id, "
+                  "w.checkpoint_ns, w.checkpoint_id FROM (SELECT l.i, l.sid, l.uid, c.user_id, "
+                  "c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.created_at, %s AS bytes, "
+                  "row_number() OVER (PARTITION BY c.user_id, c.thread_id, c.checkpoint_ns "
+                  "ORDER BY c.checkpoint_id DESC) AS rn FROM pg_temp.kr_list l JOIN %s c ON "
+                  "c.user_id = l.uid AND c.thread_id = l.sid WHERE l.i > :lo::bigint AND "
+                  "l.i <= :hi::bigint) w WHERE w.rn > :keep::bigint AND "
+                  "w.created_at < :age::timestamptz AND ",
+                  q->t[STORE_T_CHECKPOINT].bytes_expr, qn(q, STORE_T_CHECKPOINT));
+        if (rc == 0 && not_planned(&r.fill, STORE_T_CHECKPOINT, "w") < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = plan_per_session(q, "cp_n > :keep::bigint", &r, b, err);
+        round_cleanup(&r);
+        return rc;
+}
+
+static int plan_events(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        struct round r;
+        int rc;
+
+        if (!q->t[STORE_T_EVENT].present)
+                return 0;
+        round_init(&r, STORE_T_EVENT, true);
+        /* Newest first as kagent lists them; equal times (rare) fall back to the id. */
+        rc = sqlf(&r.fill, err,
+                  "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
+                  "SELECT :ubase::bigint + row_number() OVER (ORDER BY w.i, w.rn DESC), w.sid, "
+                  "w.uid, false, w.bytes, w.id, w.user_id FROM (SELECT l.i, l.sid, l.uid, c.id, "
+                  "c.user_id, c.created_at, %s AS bytes, row_number() OVER (PARTITION BY l.i "
+                  "ORDER BY c.created_at DESC NULLS LAST, c.id DESC) AS rn FROM pg_temp.kr_list "
+                  "l JOIN %s c ON c.session_id = l.sid AND c.user_id = l.uid WHERE "
+                  "l.i > :lo::bigint AND l.i <= :hi::bigint) w WHERE w.rn > :keep::bigint AND "
+                  "w.created_at < :age::timestamptz AND ",
+                  q->t[STORE_T_EVENT].bytes_expr, qn(q, STORE_T_EVENT));
+        if (rc == 0 && not_planned(&r.fill, STORE_T_EVENT, "w") < 0)
+                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+        if (rc == 0)
+                rc = plan_per_session(q, "ev_n > :keep::bigint AND ev_first < :age::timestamptz",
+                                      &r, b, err);
+        round_cleanup(&r);
+        return rc;
+}
+
+/* ---- the entry point ------------------------------------------------------------------ */
+
+static int plan_totals(struct pgs *q, int64_t seq_before, struct store_plan_result *out,
+                       struct errbuf *err)
+{
+        struct pg_params p;
+        PGresult *res = NULL;
+        int rc;
+
+        pg_params_init(&p);
+        pg_param_i64(&p, seq_before);
+        rc = pg_exec(q,
+                     "SELECT tbl, count(*), coalesce(sum(bytes), 0), count(*) FILTER (WHERE head) "
+                     "FROM pg_temp.kr_cand WHERE seq > $1 GROUP BY tbl",
+                     &p, &res, err, "plan");
+        if (rc < 0)
+                return rc;
+        for (int i = 0; i < PQntuples(res); i++) {
+                int64_t t = -1;
+                int64_t units = 0;
+
+                if (str_to_i64(PQgetvalue(res, i, 0), &t) < 0 || t < 0 || t >= STORE_T_COUNT)
+                        continue;
+                (void)str_to_i64(PQgetvalue(res, i, 1), &out->tables[t].rows);
+                (void)str_to_i64(PQgetvalue(res, i, 2), &out->tables[t].bytes);
+                (void)str_to_i64(PQgetvalue(res, i, 3), &units);
+                out->rows += out->tables[t].rows;
+                out->units += units;
+        }
+        PQclear(res);
+        return 0;
+}
+
+static int plan_rule(struct pgs *q, const struct store_rule_params *p, struct binds *b,
+                     struct errbuf *err)
+{
+        switch (p->rule) {
+        case STORE_RULE_SESSIONS:
+                return plan_sessions(q, p, false, b, err);
+        case STORE_RULE_SOFT_DELETED: {
+                int rc = plan_sessions(q, p, true, b, err);
+
+                return rc < 0 ? rc : plan_soft_rows(q, b, err);
+        }
+        case STORE_RULE_TASKS:
+                return plan_tasks(q, b, err);
+        case STORE_RULE_CHECKPOINTS:
+                return plan_checkpoints(q, b, err);
+        case STORE_RULE_EVENTS:
+                return plan_events(q, b, err);
+        case STORE_RULE_CREWAI_MEMORY:
+                return q->t[STORE_T_CREWAI_MEMORY].present
+                               ? plan_crewai(q, STORE_T_CREWAI_MEMORY, b, err)
+                               : 0;
+        case STORE_RULE_CREWAI_FLOW:
+                return q->t[STORE_T_CREWAI_FLOW].present
+                               ? plan_crewai(q, STORE_T_CREWAI_FLOW, b, err)
+                               : 0;
+        case STORE_RULE_ORPHANS:
+                return plan_orphans(q, b, err);
+        case STORE_RULE_COUNT:
+                break;
+        }
+        return errbuf_set(err, -EINVAL, "unknown rule %d", (int)p->rule);
+}
+
+int pg_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
+            struct errbuf *err)
+{
+        struct pgs *q = pg_of(s);
+        struct store_plan_result res;
+        struct binds b;
+        int64_t seq_before;
+        int rc;
+
+        if (!q->temp_ready)
+                return errbuf_set(err, -EINVAL, "postgres plan: store_run_begin() was not called");
+        memset(&res, 0, sizeof(res));
+        memset(&b, 0, sizeof(b));
+        q->plan_out = &res;
+        q->deadline_mono_ms = p->deadline_mono_ms;
+        if (p->read_budget_ms > 0)
+                q->read_budget_ms = p->read_budget_ms;
+        b.rule = p->rule;
+        b.active_ms = p->active_cutoff_ms;
+        b.age_ms = p->age_cutoff_ms;
+        b.unf_ms = p->unfinished_cutoff_ms;
+        b.cut_ms = b.age_ms < b.active_ms ? b.age_ms : b.active_ms;
+        b.keep = p->keep;
+        /* Inside each delete transaction a session counts as active after this instant. */
+        q->recheck_cut_ms = p->rule == STORE_RULE_SESSIONS ? b.cut_ms : b.active_ms;
+        /* Deleting starts after what is left of earlier plans (a dry run keeps them all). */
+        seq_before = q->seq_max;
+        q->cursor = seq_before;
+        rc = q->act_ready ? 0 : build_activity(q, &b, err);
+        if (rc == 0)
+                rc = plan_rule(q, p, &b, err);
+        if (rc == 0)
+                rc = plan_totals(q, seq_before, &res, err);
+        if (rc == 0) {
+                q->cur_rule_age_ms = b.age_ms;
+                *out = res;
+        }
+        q->plan_out = NULL;
+        pg_xid_baseline(q);
+        return rc;
+}
