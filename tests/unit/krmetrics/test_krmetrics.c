@@ -412,6 +412,38 @@ static void test_promtool_check_metrics(void **state)
         krmetrics_free(m);
 }
 
+/* Every exported metric has its row in docs/metrics.md. */
+static void test_documented(void **state)
+{
+        const char *dir = getenv("KR_SOURCE_DIR"); /* NOLINT(concurrency-mt-unsafe): one thread */
+        struct krmetrics *m = new_metrics();
+        static char doc[1 << 16];
+        char path[512];
+        char row[160];
+        const char *p;
+        FILE *f;
+        size_t n;
+
+        (void)state;
+        assert_non_null(dir);
+        (void)snprintf(path, sizeof(path), "%s/docs/metrics.md", dir);
+        f = fopen(path, "re");
+        assert_non_null(f);
+        n = fread(doc, 1, sizeof(doc) - 1, f);
+        doc[n] = '\0';
+        (void)fclose(f);
+        krmetrics_fill(m);
+        for (p = strstr(scrape(m), "# TYPE "); p; p = strstr(p + 1, "# TYPE ")) {
+                const char *name = p + 7;
+                size_t len = strcspn(name, " ");
+
+                (void)snprintf(row, sizeof(row), "| `%.*s` |", (int)len, name);
+                if (!strstr(doc, row))
+                        fail_msg("docs/metrics.md has no row for %.*s", (int)len, name);
+        }
+        krmetrics_free(m);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -422,6 +454,7 @@ int main(void)
                 cmocka_unit_test(test_policy),
                 cmocka_unit_test(test_alloc_failures),
                 cmocka_unit_test(test_promtool_check_metrics),
+                cmocka_unit_test(test_documented),
         };
 
         return cmocka_run_group_tests(tests, NULL, NULL);
