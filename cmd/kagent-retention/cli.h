@@ -11,9 +11,9 @@ struct prune_result;
 struct store_usage;
 
 /* Exit codes of every command. */
-#define EXIT_OK       0
-#define EXIT_FAILURE_ 1
-#define EXIT_USAGE    2
+#define EXIT_OK    0
+#define EXIT_FAIL  1
+#define EXIT_USAGE 2
 
 enum output_format {
         OUTPUT_TEXT = 0,

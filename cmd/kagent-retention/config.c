@@ -355,15 +355,16 @@ static int read_url_file(const char *path, char **out)
         n = fread(buf, 1, sizeof(buf) - 1, f);
         (void)fclose(f);
         buf[n] = '\0';
-        buf[strcspn(buf, "\r\n")] = '\0';
-        while (n > 0 && (buf[strlen(buf) - 1] == ' ' || buf[strlen(buf) - 1] == '\t'))
-                buf[strlen(buf) - 1] = '\0';
+        n = strcspn(buf, "\r\n");
+        while (n > 0 && (buf[n - 1] == ' ' || buf[n - 1] == '\t'))
+                n--;
+        buf[n] = '\0';
         if (!buf[0]) {
                 (void)fprintf(stderr, "POSTGRES_DATABASE_URL_FILE '%s': empty\n", path);
                 return EXIT_USAGE;
         }
         *out = strdup(buf);
-        return *out ? 0 : EXIT_FAILURE_;
+        return *out ? 0 : EXIT_FAIL;
 }
 
 int config_store(const struct config *c, struct store_config *out, char **url_owned)

@@ -92,7 +92,7 @@ static int open_store(const struct config *c, bool read_only, struct store **out
         free(url);
         if (rc < 0) {
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
-                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAILURE_;
+                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAIL;
         }
         return 0;
 }
@@ -117,7 +117,7 @@ static int cmd_report(const struct config *c)
         if (rc < 0) {
                 (void)fprintf(stderr, "report: %s\n", errbuf_msg(&err));
                 store_close(s);
-                return EXIT_FAILURE_;
+                return EXIT_FAIL;
         }
         output_report(store_info(s), &u,
                       store_info(s)->type == STORE_SQLITE ? c->sqlite_path : NULL, output_of(c));
@@ -151,10 +151,10 @@ static int cmd_prune(const struct config *c)
         store_close(s);
         if (rc < 0) {
                 (void)fprintf(stderr, "prune: %s\n", errbuf_msg(&err));
-                return EXIT_FAILURE_;
+                return EXIT_FAIL;
         }
         output_prune(&r, output_of(c), o.dry_run || p.dry_run);
-        return r.outcome == PRUNE_FAILED || r.outcome == PRUNE_SKIPPED ? EXIT_FAILURE_ : EXIT_OK;
+        return r.outcome == PRUNE_FAILED || r.outcome == PRUNE_SKIPPED ? EXIT_FAIL : EXIT_OK;
 }
 
 static int cmd_run(const struct config *c)
@@ -186,7 +186,7 @@ static int cmd_run(const struct config *c)
         free(url);
         if (rc < 0) {
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
-                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAILURE_;
+                return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAIL;
         }
         log_info("started", LOG_STR("version", KR_VERSION),
                  LOG_STR("database_type", c->database_type),
@@ -201,7 +201,7 @@ static int cmd_run(const struct config *c)
                              controller_state(ctl)->last_run.outcome == PRUNE_DRY_RUN);
         log_info("shutting down");
         controller_free(ctl);
-        return rc < 0 ? EXIT_FAILURE_ : EXIT_OK;
+        return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 
 static int cmd_datagen(const struct config *c)
@@ -227,7 +227,7 @@ static int cmd_datagen(const struct config *c)
         rc = datagen_write(&o, &st, &err);
         if (rc < 0) {
                 (void)fprintf(stderr, "datagen: %s\n", errbuf_msg(&err));
-                return rc == -EEXIST || rc == -EINVAL ? EXIT_USAGE : EXIT_FAILURE_;
+                return rc == -EEXIST || rc == -EINVAL ? EXIT_USAGE : EXIT_FAIL;
         }
         (void)printf(
                 "datagen: wrote %s: %llu sessions, %llu events, %llu tasks, %llu checkpoints, "

@@ -45,6 +45,17 @@ expect_exit 2 "bad output format" "$bin" report -o yaml --sqlite-database-path "
 expect_exit 2 "missing database file" "$bin" report --sqlite-database-path "$work/nope.db"
 check "missing database is named" grep -q "nope.db" "$work/err"
 
+# The PostgreSQL URL file: blank or whitespace-only files are a clear usage error.
+printf '   \t  \n' >"$work/blank-url"
+expect_exit 2 "whitespace-only POSTGRES_DATABASE_URL_FILE" \
+        env DATABASE_TYPE=postgres POSTGRES_DATABASE_URL_FILE="$work/blank-url" "$bin" report
+check "the blank URL file is named" grep -q "blank-url': empty" "$work/err"
+: >"$work/empty-url"
+expect_exit 2 "empty POSTGRES_DATABASE_URL_FILE" \
+        env DATABASE_TYPE=postgres POSTGRES_DATABASE_URL_FILE="$work/empty-url" "$bin" report
+expect_exit 2 "missing POSTGRES_DATABASE_URL_FILE" \
+        env DATABASE_TYPE=postgres POSTGRES_DATABASE_URL_FILE="$work/none" "$bin" report
+
 # report: text and JSON, largest table first.
 expect_exit 0 "report" "$bin" report --sqlite-database-path "$db"
 check "report names the schema" grep -q "schema gorm-sqlite" "$work/out"
