@@ -1,8 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Integration tests of the PostgreSQL store on a real server (the pg ctest fixture): the rule
- * cases shared with SQLite on both schema eras, then what only PostgreSQL has.
+ * cases shared with SQLite on both schema eras, then what only PostgreSQL has: schema
+ * detection, the advisory lock, session_share and task.user_id of the migration era, rows
+ * held by another transaction (SKIP LOCKED), lock_timeout, connection options, reconnecting,
+ * measurement, VACUUM and passwords kept out of messages.
  */
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,18 +14,698 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
+#include <libpq-fe.h>
 
-#include "testdb.h"
+#include "base/errbuf.h"
+#include "policy/policy.h"
+#include "prune/prune.h"
 #include "prune_cases.h"
+#include "store/store.h"
+#include "testdb.h"
+
+static enum kdb_backend migrate = KDB_PG_MIGRATE;
+static enum kdb_backend gorm = KDB_PG_GORM;
+
+#define LIST(f, ...) kdb_list((f)->k, (f)->buf, sizeof((f)->buf), __VA_ARGS__)
+
+static int64_t mono_ms(void)
+{
+        struct timespec ts;
+
+        (void)clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static struct store *open_url(const char *url)
+{
+        struct store_config sc = { .type = STORE_POSTGRES, .postgres_url = url };
+        struct store *s = NULL;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        if (store_open(&sc, &s, &err) < 0)
+                fail_msg("store_open: %s", err.msg);
+        return s;
+}
+
+static struct store *open_fx(struct fx *f)
+{
+        return open_url(kdb_url(f->k));
+}
+
+/* A second connection to the test database, as kagent would hold one. */
+static PGconn *other(struct fx *f)
+{
+        PGconn *c = PQconnectdb(kdb_url(f->k));
+
+        if (PQstatus(c) != CONNECTION_OK)
+                fail_msg("connect: %s", PQerrorMessage(c));
+        return c;
+}
+
+static void other_exec(PGconn *c, const char *sql)
+{
+        PGresult *r = PQexec(c, sql);
+
+        if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+                fail_msg("sql failed: %s: %s", sql, PQerrorMessage(c));
+        PQclear(r);
+}
+
+static struct prune_result run_store(struct fx *f, struct store *s)
+{
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct prune_result r;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        return r;
+}
+
+/* No event, task, checkpoint or CrewAI row left whose session row is gone. */
+static int64_t dangling(struct fx *f)
+{
+        return kdb_int(f->k,
+                       "SELECT (SELECT count(*) FROM event e WHERE NOT EXISTS (SELECT 1 FROM "
+                       "session s WHERE s.id = e.session_id AND s.user_id = e.user_id)) + "
+                       "(SELECT count(*) FROM lg_checkpoint c WHERE NOT EXISTS (SELECT 1 FROM "
+                       "session s WHERE s.id = c.thread_id AND s.user_id = c.user_id)) + "
+                       "(SELECT count(*) FROM push_notification p WHERE NOT EXISTS (SELECT 1 "
+                       "FROM task t WHERE t.id = p.task_id))");
+}
+
+/* ---- schema ---------------------------------------------------------------------------- */
+
+static void test_schema_migrate(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        const struct store_info *info = store_info(s);
+
+        assert_int_equal(info->type, STORE_POSTGRES);
+        assert_int_equal(info->schema, STORE_SCHEMA_MIGRATE_POSTGRES);
+        assert_string_equal(info->schema_version, "13");
+        assert_true(info->task_has_user_id);
+        assert_true(info->has_table[STORE_T_SESSION_SHARE]);
+        assert_true(info->has_table[STORE_T_EVENT] && info->has_table[STORE_T_FEEDBACK]);
+        assert_true(info->writable);
+        assert_non_null(strstr(info->engine_version, "postgres "));
+        store_close(s);
+}
+
+static void test_schema_gorm(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        const struct store_info *info = store_info(s);
+
+        assert_int_equal(info->schema, STORE_SCHEMA_GORM_POSTGRES);
+        assert_string_equal(info->schema_version, "");
+        assert_false(info->task_has_user_id);
+        assert_false(info->has_table[STORE_T_SESSION_SHARE]);
+        assert_true(info->has_table[STORE_T_TASK] && info->has_table[STORE_T_CHECKPOINT]);
+        store_close(s);
+}
+
+/* A failed kagent migration leaves schema_migrations dirty: nothing is deleted then. */
+static void test_schema_dirty(void **state)
+{
+        struct fx *f = *state;
+        struct store *s;
+        struct prune_result r;
+        char *before;
+        char *after;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        kdb_exec(f->k, "UPDATE schema_migrations SET dirty = true");
+        f->p.session_expire_ms = 30 * DAY_MS;
+        before = prune_case_snapshot(f->k);
+        s = open_fx(f);
+        r = run_store(f, s);
+        assert_int_equal(r.outcome, PRUNE_SKIPPED);
+        assert_non_null(strstr(r.message, "dirty"));
+        store_close(s);
+        after = prune_case_snapshot(f->k);
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+}
+
+/* Tables lacking a column a rule needs, or with text timestamps, are skipped, not guessed at. */
+static void test_schema_unexpected_shapes(void **state)
+{
+        struct fx *f = *state;
+        struct store *s;
+        struct store_config sc;
+        struct errbuf err;
+
+        kdb_exec(f->k, "ALTER TABLE task DROP COLUMN updated_at");
+        kdb_exec(f->k, "ALTER TABLE crewai_flow_state ALTER COLUMN updated_at TYPE text");
+        s = open_fx(f);
+        assert_false(store_info(s)->has_table[STORE_T_TASK]);
+        assert_false(store_info(s)->has_table[STORE_T_CREWAI_FLOW]);
+        assert_true(store_info(s)->has_table[STORE_T_CREWAI_MEMORY]);
+        store_close(s);
+        /* A database without kagent's tables is refused. */
+        kdb_exec(f->k, "DROP TABLE session, event");
+        kdb_store_config(f->k, &sc);
+        errbuf_clear(&err);
+        s = NULL;
+        assert_int_equal(store_open(&sc, &s, &err), -EPROTO);
+        assert_null(s);
+        assert_non_null(strstr(err.msg, "not a kagent database"));
+}
+
+/* kagent's tables in another schema, found through search_path from the URL's options. */
+static void test_schema_search_path(void **state)
+{
+        struct fx *f = *state;
+        static const char *const tables[] = { "session",
+                                              "event",
+                                              "task",
+                                              "push_notification",
+                                              "lg_checkpoint",
+                                              "lg_checkpoint_write",
+                                              "crewai_agent_memory",
+                                              "crewai_flow_state",
+                                              "feedback",
+                                              "session_share",
+                                              "session_share_access",
+                                              "schema_migrations" };
+        char url[1200];
+        struct store *s;
+        struct prune_result r;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "new", "u", DAY_MS);
+        kdb_exec(f->k, "CREATE SCHEMA kagent");
+        for (size_t i = 0; i < sizeof(tables) / sizeof(tables[0]); i++)
+                kdb_exec(f->k, "ALTER TABLE public.%s SET SCHEMA kagent", tables[i]);
+        (void)snprintf(url, sizeof(url), "%s?options=-csearch_path%%3Dkagent", kdb_url(f->k));
+        f->p.session_expire_ms = 30 * DAY_MS;
+        s = open_url(url);
+        assert_int_equal(store_info(s)->schema, STORE_SCHEMA_MIGRATE_POSTGRES);
+        r = run_store(f, s);
+        store_close(s);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_SESSION].rows, 1);
+        assert_string_equal(LIST(f, "SELECT id FROM kagent.session ORDER BY 1"), "new");
+}
+
+/* ---- one pruner at a time ------------------------------------------------------------ */
+
+static void test_advisory_lock(void **state)
+{
+        struct fx *f = *state;
+        struct store *a = open_fx(f);
+        struct store *b = open_fx(f);
+        struct prune_result r;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        assert_int_equal(store_writer_acquire(a, &err), 1);
+        assert_int_equal(store_writer_acquire(a, &err), 1); /* held: no second lock level */
+        assert_int_equal(store_writer_acquire(b, &err), 0);
+        assert_string_equal(store_info(b)->not_writable_reason,
+                            "another pruner holds the advisory lock");
+        r = run_store(f, b);
+        assert_int_equal(r.outcome, PRUNE_SKIPPED);
+        assert_string_equal(r.message, "another pruner holds the advisory lock");
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 1);
+        store_writer_release(a);
+        r = run_store(f, b);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        /* b released it at the end of its run. */
+        assert_int_equal(store_writer_acquire(a, &err), 1);
+        store_close(a);
+        store_close(b);
+}
+
+/* ---- migration era: session_share and task.user_id ------------------------------------- */
+
+static void test_session_share_cascade(void **state)
+{
+        struct fx *f = *state;
+        struct prune_result dry;
+        struct prune_result r;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "live", "u", 5 * MIN_MS);
+        kdb_exec(f->k, "INSERT INTO session_share(token, session_id, user_id) VALUES "
+                       "('t1', 'old', 'u'), ('t2', 'old', 'u'), ('t3', 'live', 'u'), "
+                       "('t4', 'old', 'someone-else')");
+        kdb_exec(f->k, "INSERT INTO session_share_access(user_id, share_id) SELECT v.u, s.id "
+                       "FROM session_share s, (VALUES ('a'), ('b')) AS v(u)");
+        f->p.session_expire_ms = 30 * DAY_MS;
+        dry = prune_case_run(f, true);
+        r = prune_case_run(f, false);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_SESSION_SHARE].rows, 2);
+        assert_int_equal(dry.rules[STORE_RULE_SESSIONS].tables[STORE_T_SESSION_SHARE].rows, 2);
+        assert_int_equal(dry.rows, r.rows);
+        assert_string_equal(LIST(f, "SELECT token FROM session_share ORDER BY 1"), "t3,t4");
+        /* Access rows went with their shares through the foreign key's cascade. */
+        assert_string_equal(LIST(f, "SELECT s.token || ':' || a.user_id FROM "
+                                    "session_share_access a JOIN session_share s ON "
+                                    "s.id = a.share_id ORDER BY 1"),
+                            "t3:a,t3:b,t4:a,t4:b");
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session_share_access"), 4);
+}
+
+static void owned_task(struct fx *f, const char *id, const char *sid, const char *user,
+                       const char *state, int64_t ago)
+{
+        kdb_task(f->k, id, sid, state, ago, -1);
+        if (user)
+                kdb_exec(f->k, "UPDATE task SET user_id = %Q WHERE id = %Q", user, id);
+        kdb_push(f->k, id, id, ago, -1);
+}
+
+/* A task with user_id belongs to its owner's session only (kagent's own retention's rule). */
+static void test_task_owner(void **state)
+{
+        struct fx *f = *state;
+
+        /* X: alice idle, bob active. */
+        prune_case_session(f->k, "X", "alice", 40 * DAY_MS);
+        prune_case_session(f->k, "X", "bob", 5 * MIN_MS);
+        owned_task(f, "x-alice", "X", "alice", "completed", 40 * DAY_MS);
+        owned_task(f, "x-bob", "X", "bob", "completed", 40 * DAY_MS);
+        owned_task(f, "x-none", "X", NULL, "completed", 40 * DAY_MS);
+        /* Y: both idle; everything goes. */
+        prune_case_session(f->k, "Y", "alice", 45 * DAY_MS);
+        prune_case_session(f->k, "Y", "carol", 41 * DAY_MS);
+        owned_task(f, "y-carol", "Y", "carol", "failed", 41 * DAY_MS);
+        owned_task(f, "y-none", "Y", NULL, "failed", 41 * DAY_MS);
+        /* Z: bob's task of yesterday keeps bob's session, not alice's. */
+        prune_case_session(f->k, "Z", "alice", 40 * DAY_MS);
+        prune_case_session(f->k, "Z", "bob", 40 * DAY_MS);
+        owned_task(f, "z-bob", "Z", "bob", "working", DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        (void)prune_case_run(f, false);
+        assert_string_equal(LIST(f, "SELECT id || '/' || user_id FROM session ORDER BY 1"),
+                            "X/bob,Z/bob");
+        assert_string_equal(LIST(f, "SELECT id FROM task ORDER BY 1"), "x-bob,x-none,z-bob");
+        assert_string_equal(LIST(f, "SELECT id FROM push_notification ORDER BY 1"),
+                            "x-bob,x-none,z-bob");
+        /* tasks.finishedAfter: bob is active, so neither his task nor the shared one goes. */
+        f->p.session_expire_ms = POLICY_OFF;
+        f->p.task_finished_ms = 7 * DAY_MS;
+        (void)prune_case_run(f, false);
+        assert_string_equal(LIST(f, "SELECT id FROM task ORDER BY 1"), "x-bob,x-none,z-bob");
+        /* An owned task whose owner has no session row with that id is an orphan. */
+        owned_task(f, "x-dave", "X", "dave", "completed", 2 * HOUR_MS);
+        f->p.task_finished_ms = POLICY_OFF;
+        f->p.orphans = true;
+        (void)prune_case_run(f, false);
+        assert_string_equal(LIST(f, "SELECT id FROM task ORDER BY 1"), "x-bob,x-none,z-bob");
+        assert_int_equal(dangling(f), 0);
+}
+
+/* ---- concurrency with kagent's transactions ------------------------------------------ */
+
+/* A row another transaction holds is not waited for; its whole session stays, consistent. */
+static void test_skip_locked_rows(void **state)
+{
+        struct fx *f = *state;
+        struct prune_result r;
+        PGconn *c = other(f);
+
+        prune_case_session(f->k, "s1", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "s2", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "s3", "u", 40 * DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        other_exec(c, "BEGIN");
+        other_exec(c, "SELECT 1 FROM event WHERE id = 's1-u-e1' FOR UPDATE");
+        other_exec(c, "UPDATE session SET name = 'renamed' WHERE id = 's2'");
+        r = prune_case_run(f, false);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_true(r.skipped_units >= 2);
+        assert_string_equal(LIST(f, "SELECT id FROM session ORDER BY 1"), "s1,s2");
+        /* s2's row was locked before anything of it went; s1's event was locked mid-way. */
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 's2'"), 3);
+        assert_true(kdb_int(f->k, "SELECT count(*) FROM event WHERE id = 's1-u-e1'") == 1);
+        assert_int_equal(dangling(f), 0);
+        other_exec(c, "COMMIT");
+        PQfinish(c);
+        r = prune_case_run(f, false);
+        assert_int_equal(r.skipped_units, 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event"), 0);
+}
+
+/* Plan the sessions rule on 's' and stop before deleting. */
+static void plan_sessions(struct fx *f, struct store *s)
+{
+        struct store_rule_params rp = { .rule = STORE_RULE_SESSIONS, .now_ms = KDB_NOW_MS };
+        struct store_plan_result plan;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        rp.active_cutoff_ms = KDB_NOW_MS - f->p.active_window_ms;
+        rp.age_cutoff_ms = KDB_NOW_MS - 30 * DAY_MS;
+        rp.unfinished_cutoff_ms = rp.age_cutoff_ms;
+        assert_int_equal(store_writer_acquire(s, &err), 1);
+        assert_int_equal(store_run_begin(s, &err), 0);
+        if (store_plan(s, &rp, &plan, &err) < 0)
+                fail_msg("plan: %s", err.msg);
+        assert_true(plan.rows > 0);
+}
+
+/* A table lock (kagent migrating) makes a batch give up after lock_timeout with -EBUSY. */
+static void test_lock_timeout(void **state)
+{
+        struct fx *f = *state;
+        struct store_batch_result b;
+        char url[1200];
+        struct errbuf err;
+        PGconn *c = other(f);
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        errbuf_clear(&err);
+        for (int pass = 0; pass < 2; pass++) {
+                struct store *s;
+                int64_t t0;
+                int64_t waited;
+
+                /* Pass 1 sets its own lock_timeout in the URL's options: it is honoured. */
+                (void)snprintf(url, sizeof(url), "%s%s", kdb_url(f->k),
+                               pass ? "?options=-c%20lock_timeout%3D100ms" : "");
+                s = open_url(url);
+                plan_sessions(f, s);
+                other_exec(c, "BEGIN");
+                other_exec(c, "LOCK TABLE event IN ACCESS EXCLUSIVE MODE");
+                t0 = mono_ms();
+                assert_int_equal(store_delete_batch(s, 100, &b, &err), -EBUSY);
+                waited = mono_ms() - t0;
+                assert_non_null(strstr(err.msg, "55P03"));
+                if (pass)
+                        assert_true(waited >= 90 && waited < 450);
+                else
+                        assert_true(waited >= 450 && waited < 3000);
+                other_exec(c, "ROLLBACK");
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 1);
+                if (pass) {
+                        assert_int_equal(store_delete_batch(s, 100, &b, &err), 0);
+                        assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
+                }
+                store_writer_release(s);
+                store_close(s);
+        }
+        PQfinish(c);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+}
+
+/* application_name defaults to kagent-retention; the connection string's own wins. */
+static void test_application_name(void **state)
+{
+        struct fx *f = *state;
+        char url[1200];
+        struct store *a = open_fx(f);
+        struct store *b;
+
+        (void)snprintf(url, sizeof(url), "%s?application_name=custom-pruner", kdb_url(f->k));
+        b = open_url(url);
+        assert_string_equal(LIST(f, "SELECT application_name FROM pg_stat_activity WHERE "
+                                    "datname = current_database() AND pid <> pg_backend_pid() "
+                                    "AND application_name <> '' ORDER BY 1"),
+                            "custom-pruner,kagent-retention");
+        store_close(a);
+        store_close(b);
+}
+
+static void kill_store_backends(struct fx *f)
+{
+        assert_true(kdb_int(f->k, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
+                                  "WHERE datname = current_database() AND "
+                                  "application_name = 'kagent-retention'") >= 1);
+        /* The server ends them asynchronously. */
+        for (int i = 0; i < 200 && kdb_int(f->k, "SELECT count(*) FROM pg_stat_activity WHERE "
+                                                 "datname = current_database() AND "
+                                                 "application_name = 'kagent-retention'") > 0;
+             i++) {
+                struct timespec ts = { 0, 10000000L };
+
+                (void)nanosleep(&ts, NULL);
+        }
+}
+
+/* A lost connection fails the op with -EAGAIN; the next one reconnects. */
+static void test_reconnect(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        struct store_usage u;
+        struct prune_result r;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        kill_store_backends(f);
+        assert_int_equal(store_measure(s, false, &u, &err), -EAGAIN);
+        assert_non_null(strstr(err.msg, "connection lost"));
+        assert_int_equal(store_measure(s, false, &u, &err), 0);
+        assert_true(u.db_bytes > 0);
+        /* Between runs: the run's first step notices and reconnects at once. */
+        kill_store_backends(f);
+        r = run_store(f, s);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        store_close(s);
+}
+
+/* In the middle of a run: the run fails cleanly, nothing half-deleted, the next run finishes. */
+static void kill_after_first_batch(const struct store_batch_result *b, void *userdata)
+{
+        struct fx *f = userdata;
+
+        (void)b;
+        if (kdb_int(f->k, "SELECT count(*) FROM session") == 5 - 1)
+                kill_store_backends(f);
+}
+
+static void test_connection_lost_mid_run(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct prune_result r;
+        struct errbuf err;
+
+        for (int i = 0; i < 5; i++) {
+                char sid[16];
+
+                (void)snprintf(sid, sizeof(sid), "s%d", i);
+                prune_case_session(f->k, sid, "u", (40 + i) * DAY_MS);
+        }
+        f->p.session_expire_ms = 30 * DAY_MS;
+        f->p.batch_max_rows = 3;
+        o.on_batch = kill_after_first_batch;
+        o.on_batch_userdata = f;
+        errbuf_clear(&err);
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_FAILED);
+        assert_non_null(strstr(r.message, "connection lost"));
+        assert_int_equal(dangling(f), 0);
+        r = run_store(f, s);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        assert_int_equal(dangling(f), 0);
+        store_close(s);
+}
+
+/* ---- read-only, measure, check, reclaim, messages ------------------------------------ */
+
+static void test_read_only(void **state)
+{
+        struct fx *f = *state;
+        struct store_config sc;
+        struct store *s = NULL;
+        struct prune_result r;
+        struct errbuf err;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        kdb_store_config(f->k, &sc);
+        sc.read_only = true;
+        errbuf_clear(&err);
+        assert_int_equal(store_open(&sc, &s, &err), 0);
+        assert_false(store_info(s)->writable);
+        r = run_store(f, s);
+        assert_int_equal(r.outcome, PRUNE_SKIPPED);
+        assert_string_equal(r.message, "opened read-only");
+        assert_int_equal(store_check(s, &err), 0);
+        store_close(s);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 1);
+}
+
+static const struct store_table_usage *find_table(const struct store_usage *u, const char *name)
+{
+        for (size_t i = 0; i < u->n_tables; i++)
+                if (strcmp(u->tables[i].name, name) == 0)
+                        return &u->tables[i];
+        return NULL;
+}
+
+static void add_idle_sessions(struct fx *f, int n, int events)
+{
+        long long now_s = KDB_NOW_MS / 1000;
+
+        kdb_exec(f->k,
+                 "INSERT INTO session(id, user_id, created_at, updated_at) SELECT 's' || g, 'u', "
+                 "to_timestamp(%lld) - interval '50 days', to_timestamp(%lld) - "
+                 "interval '40 days' FROM generate_series(1, %d) g",
+                 now_s, now_s, n);
+        kdb_exec(f->k,
+                 "INSERT INTO event(id, user_id, session_id, created_at, data) SELECT "
+                 "'e' || g || '-' || h, 'u', 's' || g, to_timestamp(%lld) - interval '41 days', "
+                 "repeat('x', 500) FROM generate_series(1, %d) g, generate_series(1, %d) h",
+                 now_s, n, events);
+}
+
+static void test_measure(void **state)
+{
+        struct fx *f = *state;
+        struct store *s;
+        struct store_usage u;
+        const struct store_table_usage *ev;
+        struct errbuf err;
+
+        add_idle_sessions(f, 50, 20);
+        kdb_exec(f->k, "ANALYZE event");
+        s = open_fx(f);
+        errbuf_clear(&err);
+        assert_int_equal(store_measure(s, true, &u, &err), 0);
+        assert_true(u.db_bytes > 1000000);
+        assert_int_equal(u.page_size, 8192);
+        assert_string_equal(u.auto_vacuum, "on");
+        assert_true(u.n_tables >= 12);
+        ev = find_table(&u, "event");
+        assert_non_null(ev);
+        assert_true(ev->bytes > 500000);
+        assert_int_equal(ev->rows, 1000);
+        assert_true(u.tables[0].bytes >= u.tables[1].bytes);
+        assert_int_equal(store_check(s, &err), 0);
+        store_close(s);
+}
+
+static void test_reclaim(void **state)
+{
+        struct fx *f = *state;
+        struct store_reclaim_params rp;
+        struct store_reclaim_result rr;
+        struct prune_result r;
+        struct store *s;
+        struct errbuf err;
+
+        add_idle_sessions(f, 100, 20);
+        kdb_exec(f->k, "ANALYZE");
+        f->p.session_expire_ms = 30 * DAY_MS;
+        s = open_fx(f);
+        r = run_store(f, s);
+        assert_int_equal(r.rows, 100 + 100 * 20);
+        memset(&rp, 0, sizeof(rp));
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                rp.deleted_rows[t] = r.rules[STORE_RULE_SESSIONS].tables[t].rows;
+        errbuf_clear(&err);
+        rp.mode = STORE_RECLAIM_NONE;
+        assert_int_equal(store_reclaim(s, &rp, &rr, &err), 0);
+        assert_string_equal(rr.action, "none: reclaim.mode is None");
+        rp.mode = STORE_RECLAIM_AUTO;
+        assert_int_equal(store_reclaim(s, &rp, &rr, &err), 0);
+        assert_string_equal(rr.action, "VACUUM (ANALYZE) event session");
+        assert_int_equal(kdb_int(f->k, "SELECT vacuum_count + autovacuum_count FROM "
+                                       "pg_stat_user_tables WHERE relname = 'event'") >= 1,
+                         1);
+        /* Deleting a few rows of a big table is autovacuum's business. */
+        rp.deleted_rows[STORE_T_EVENT] = 1;
+        rp.deleted_rows[STORE_T_SESSION] = 0;
+        kdb_exec(f->k, "INSERT INTO event(id, user_id, session_id, data) SELECT 'n' || g, 'u', "
+                       "'live', 'x' FROM generate_series(1, 100) g");
+        kdb_exec(f->k, "ANALYZE event");
+        assert_int_equal(store_reclaim(s, &rp, &rr, &err), 0);
+        assert_string_equal(rr.action, "none: no table lost 10% of its rows");
+        store_close(s);
+}
+
+/* A wrong password: the message says so, and quotes no password. */
+static void test_connect_error_redacted(void **state)
+{
+        struct fx *f = *state;
+        struct store_config sc = { .type = STORE_POSTGRES };
+        struct store *s = NULL;
+        char url[1200];
+        char real[128];
+        const char *at;
+        const char *colon;
+        struct errbuf err;
+
+        /* postgresql://postgres:<password>@127.0.0.1:<port>/<db> */
+        colon = strchr(kdb_url(f->k) + strlen("postgresql://"), ':');
+        at = strchr(kdb_url(f->k), '@');
+        assert_non_null(colon);
+        assert_non_null(at);
+        (void)snprintf(real, sizeof(real), "%.*s", (int)(at - colon - 1), colon + 1);
+        (void)snprintf(url, sizeof(url), "%.*s:Wr0ngPassw0rd%s", (int)(colon - kdb_url(f->k)),
+                       kdb_url(f->k), at);
+        sc.postgres_url = url;
+        errbuf_clear(&err);
+        assert_int_equal(store_open(&sc, &s, &err), -EACCES);
+        assert_null(s);
+        assert_non_null(strstr(err.msg, "password authentication failed"));
+        assert_null(strstr(err.msg, "Wr0ngPassw0rd"));
+        assert_null(strstr(err.msg, real));
+        /* The keyword form with the password in it, pointed at a closed port. */
+        (void)snprintf(url, sizeof(url),
+                       "host=127.0.0.1 port=1 password=Wr0ngPassw0rd "
+                       "connect_timeout=2");
+        errbuf_clear(&err);
+        assert_int_equal(store_open(&sc, &s, &err), -EAGAIN);
+        assert_null(strstr(err.msg, "Wr0ngPassw0rd"));
+        assert_non_null(strstr(err.msg, "host=127.0.0.1 port=1"));
+}
+
+#define PG_TEST(fn, era)                                                                           \
+        {                                                                                          \
+#fn "/" #era, fn, prune_case_setup, prune_case_teardown, &(era)                    \
+        }
 
 int main(void)
 {
+        static const struct CMUnitTest only_pg[] = {
+                PG_TEST(test_schema_migrate, migrate),
+                PG_TEST(test_schema_gorm, gorm),
+                PG_TEST(test_schema_dirty, migrate),
+                PG_TEST(test_schema_unexpected_shapes, migrate),
+                PG_TEST(test_schema_search_path, migrate),
+                PG_TEST(test_advisory_lock, gorm),
+                PG_TEST(test_session_share_cascade, migrate),
+                PG_TEST(test_task_owner, migrate),
+                PG_TEST(test_skip_locked_rows, migrate),
+                PG_TEST(test_skip_locked_rows, gorm),
+                PG_TEST(test_lock_timeout, migrate),
+                PG_TEST(test_application_name, migrate),
+                PG_TEST(test_reconnect, migrate),
+                PG_TEST(test_connection_lost_mid_run, gorm),
+                PG_TEST(test_read_only, migrate),
+                PG_TEST(test_measure, migrate),
+                PG_TEST(test_reclaim, migrate),
+                PG_TEST(test_connect_error_redacted, migrate),
+        };
         struct CMUnitTest tests[64];
+        size_t cap = sizeof(tests) / sizeof(tests[0]);
         size_t n = 0;
 
-        n += prune_cases_tests(KDB_PG_MIGRATE, tests + n, sizeof(tests) / sizeof(tests[0]) - n);
-        n += prune_cases_tests(KDB_PG_GORM, tests + n, sizeof(tests) / sizeof(tests[0]) - n);
+        n += prune_cases_tests(KDB_PG_MIGRATE, tests + n, cap - n);
+        n += prune_cases_tests(KDB_PG_GORM, tests + n, cap - n);
+        for (size_t i = 0; i < sizeof(only_pg) / sizeof(only_pg[0]) && n < cap; i++)
+                tests[n++] = only_pg[i];
         return _cmocka_run_group_tests("postgres", tests, n, NULL, NULL);
 }
