@@ -1,0 +1,2 @@
+# SPDX-License-Identifier: Apache-2.0
+"""A Kubernetes API server emulator for tests (see README.md)."""
