@@ -7,6 +7,9 @@
 
 #include "store/store.h"
 
+struct httpd;
+struct httpd_health;
+struct krmetrics;
 struct prune_result;
 struct store_usage;
 
@@ -34,7 +37,9 @@ struct config {
         int64_t volume_poll_ms;
         int64_t reserve_bytes;
         int64_t volume_limit_bytes;
-        const char *now; /* evaluate ages as of this instant (RFC 3339 or epoch ms) */
+        const char *metrics_address; /* --metrics-bind-address, "0" off */
+        const char *health_address;  /* --health-probe-bind-address, "0" off */
+        const char *now;             /* evaluate ages as of this instant (RFC 3339 or epoch ms) */
         bool dry_run;
         bool once;
         /* datagen */
@@ -52,6 +57,19 @@ int config_parse_now(const char *s, int64_t *out_ms);
 void config_usage(const char *command);
 /* Store settings from the configuration; the URL file is read here. Returns 0 or EXIT_USAGE. */
 int config_store(const struct config *c, struct store_config *out, char **url_owned);
+
+/* The metrics and health endpoints of `run` (serve.c). */
+struct serving {
+        struct krmetrics *metrics;
+        struct httpd_health *health;
+        struct httpd *servers[2];
+        int n;
+};
+
+/* Start the servers per the configuration. Returns 0, EXIT_USAGE for a bad address, or
+ * EXIT_FAIL when a server cannot start (the problem is printed). */
+int serving_start(const struct config *c, struct serving *s);
+void serving_stop(struct serving *s);
 
 void output_prune(const struct prune_result *r, enum output_format f, bool dry_run);
 void output_report(const struct store_info *info, const struct store_usage *u, const char *path,

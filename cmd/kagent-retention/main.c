@@ -159,6 +159,7 @@ static int cmd_prune(const struct config *c)
 
 static int cmd_run(const struct config *c)
 {
+        struct serving srv;
         struct controller_config cc;
         struct controller *ctl = NULL;
         struct policy p;
@@ -177,6 +178,13 @@ static int cmd_run(const struct config *c)
         rc = config_store(c, &cc.store, &url);
         if (rc != 0)
                 return rc;
+        rc = serving_start(c, &srv);
+        if (rc != 0) {
+                free(url);
+                return rc;
+        }
+        cc.metrics = srv.metrics;
+        cc.health = srv.health;
         cc.policy_file = c->policy_file;
         cc.volume_poll_ms = c->volume_poll_ms;
         cc.reserve_bytes = c->reserve_bytes;
@@ -185,6 +193,7 @@ static int cmd_run(const struct config *c)
         rc = controller_new(&cc, &ctl, &err);
         free(url);
         if (rc < 0) {
+                serving_stop(&srv);
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
                 return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAIL;
         }
@@ -201,6 +210,7 @@ static int cmd_run(const struct config *c)
                              controller_state(ctl)->last_run.outcome == PRUNE_DRY_RUN);
         log_info("shutting down");
         controller_free(ctl);
+        serving_stop(&srv);
         return rc < 0 ? EXIT_FAIL : EXIT_OK;
 }
 

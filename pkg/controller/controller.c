@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +20,8 @@
 #include "base/clock.h"
 #include "base/errbuf.h"
 #include "base/str.h"
+#include "httpd/httpd.h"
+#include "krmetrics/krmetrics.h"
 #include "log/log.h"
 
 #define POLL_DEFAULT_MS       2000
@@ -54,10 +57,42 @@ static int64_t mtime_ns(const char *path)
         return (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
 }
 
+/* Export the policy state and readiness. */
+static void publish_policy(struct controller *c)
+{
+        char detail[320];
+
+        if (c->cfg.metrics) {
+                struct krmetrics_policy mp = {
+                        .name = c->policy.name[0] ? c->policy.name : "file",
+                        .generation = c->policy.generation,
+                        .dry_run = c->policy.dry_run,
+                        .suspended = c->policy.suspend,
+                        .valid = c->st.policy_valid,
+                        .interval_s = c->policy.interval_ms / 1000,
+                };
+
+                (void)krmetrics_policy_set(c->cfg.metrics, c->st.have_policy ? &mp : NULL, NULL);
+        }
+        if (!c->cfg.health)
+                return;
+        if (!c->st.have_policy)
+                (void)snprintf(detail, sizeof(detail), "monitor-only: no policy");
+        else if (!c->st.policy_valid)
+                (void)snprintf(detail, sizeof(detail), "policy invalid: %s", c->st.policy_error);
+        else if (!store_info(c->store)->writable)
+                (void)snprintf(detail, sizeof(detail), "measuring only: %s",
+                               store_info(c->store)->not_writable_reason);
+        else
+                detail[0] = '\0';
+        httpd_health_set_ready(c->cfg.health, true, detail[0] ? detail : NULL);
+}
+
 void controller_set_policy(struct controller *c, const struct policy *p)
 {
         if (!p) {
                 c->st.have_policy = false;
+                publish_policy(c);
                 return;
         }
         c->policy = *p;
@@ -65,6 +100,7 @@ void controller_set_policy(struct controller *c, const struct policy *p)
         c->st.policy_valid = true;
         c->st.policy_error[0] = '\0';
         c->policy_changed = true;
+        publish_policy(c);
 }
 
 /* Re-read the policy file when it changed; an invalid file keeps the last valid policy. */
@@ -90,6 +126,7 @@ static void reload_policy(struct controller *c)
         }
         c->st.policy_valid = false;
         (void)snprintf(c->st.policy_error, sizeof(c->st.policy_error), "%s", errbuf_msg(&err));
+        publish_policy(c);
         log_error("policy invalid: nothing is deleted until it is fixed",
                   LOG_STR("file", c->policy_file), LOG_STR("error", errbuf_msg(&err)),
                   LOG_BOOL("keeping_last_valid", c->st.have_policy));
@@ -157,6 +194,29 @@ static void reserve_ensure(struct controller *c)
 
 /* ---- measuring ------------------------------------------------------------------------- */
 
+static void publish_measurements(struct controller *c)
+{
+        struct krmetrics_volume v;
+        bool have = c->st.have_policy && c->st.policy_valid;
+
+        if (!c->cfg.metrics)
+                return;
+        krmetrics_usage_set(c->cfg.metrics, &c->st.db);
+        krmetrics_writable_set(c->cfg.metrics, store_info(c->store)->writable);
+        if (c->cfg.store.type != STORE_SQLITE)
+                return;
+        memset(&v, 0, sizeof(v));
+        v.used_bytes = c->st.vol.used_bytes;
+        v.limit_bytes = c->st.vol.limit_bytes;
+        v.usage_ratio = c->st.vol.usage_ratio;
+        v.growth_bytes_per_second = c->st.growth_known ? c->st.growth_bytes_per_hour / 3600.0 : NAN;
+        v.seconds_to_full = !c->st.growth_known ? NAN : (double)c->st.seconds_to_full;
+        v.high_watermark_ratio = have ? c->policy.high_watermark_pct / 100.0 : NAN;
+        v.low_watermark_ratio = have ? c->policy.low_watermark_pct / 100.0 : NAN;
+        v.pressure = c->st.volume_pressure;
+        krmetrics_volume_set(c->cfg.metrics, &v);
+}
+
 static int measure(struct controller *c, int64_t now_ms, bool per_table)
 {
         struct errbuf err;
@@ -175,8 +235,10 @@ static int measure(struct controller *c, int64_t now_ms, bool per_table)
         if (store_others_wrote(c->store))
                 c->last_foreign_write_ms = now_ms;
         c->st.writers_idle_ms = now_ms - c->last_foreign_write_ms;
-        if (c->cfg.store.type != STORE_SQLITE)
+        if (c->cfg.store.type != STORE_SQLITE) {
+                publish_measurements(c);
                 return 0;
+        }
         /* Free pages inside the file and the reserve file are both room kagent can have. */
         reclaimable = c->st.db.free_bytes + (c->st.reserve_present ? c->cfg.reserve_bytes : 0);
         rc = volume_measure(c->dir, spec_limit, c->cfg.pod_limit_bytes, reclaimable, &c->st.vol,
@@ -188,6 +250,7 @@ static int measure(struct controller *c, int64_t now_ms, bool per_table)
         volume_growth_add(&c->growth, now_ms, c->st.vol.used_bytes - reclaimable);
         c->st.growth_known = volume_growth_rate(&c->growth, &c->st.growth_bytes_per_hour);
         c->st.seconds_to_full = volume_growth_seconds_to(&c->growth, c->st.vol.limit_bytes);
+        publish_measurements(c);
         return 0;
 }
 
@@ -198,10 +261,31 @@ static double usage_pct(const struct controller *c)
 
 /* ---- emergency ladder ------------------------------------------------------------------ */
 
+static void on_batch(const struct store_batch_result *b, void *userdata)
+{
+        struct controller *c = userdata;
+
+        if (c->cfg.metrics)
+                krmetrics_batch_observe(c->cfg.metrics, b);
+        if (c->cfg.health)
+                httpd_health_beat(c->cfg.health);
+}
+
+/* A scheduled run: keep beating the liveness heartbeat while it works. */
+static bool beat(void *userdata)
+{
+        struct controller *c = userdata;
+
+        if (c->cfg.health)
+                httpd_health_beat(c->cfg.health);
+        return true;
+}
+
 static bool above_low(void *userdata)
 {
         struct controller *c = userdata;
 
+        (void)beat(c);
         if (measure(c, clock_mono_ms(), false) < 0)
                 return true;
         return usage_pct(c) > (double)c->policy.low_watermark_pct;
@@ -227,6 +311,8 @@ static void reclaim(struct controller *c, const struct prune_result *r)
                 return;
         if (store_reclaim(c->store, &p, &c->st.last_reclaim, &err) < 0)
                 log_warn("reclaim failed", LOG_STR("error", errbuf_msg(&err)));
+        else if (c->cfg.metrics)
+                krmetrics_reclaim_record(c->cfg.metrics, &c->st.last_reclaim);
         else if (c->st.last_reclaim.reclaimed_bytes > 0 ||
                  strncmp(c->st.last_reclaim.action, "none", 4) != 0)
                 log_info("reclaimed", LOG_STR("action", c->st.last_reclaim.action),
@@ -253,6 +339,8 @@ static void run_ladder(struct controller *c)
         o.stop = c->stop;
         o.keep_going = above_low;
         o.keep_going_userdata = c;
+        o.on_batch = on_batch;
+        o.on_batch_userdata = c;
         errbuf_clear(&err);
         (void)prune_emergency(c->store, &o, r, &err);
         c->st.ladders++;
@@ -267,6 +355,9 @@ static void run_ladder(struct controller *c)
                                usage_pct(c), c->policy.low_watermark_pct, r->message);
         else
                 c->st.pressure_reason[0] = '\0';
+        if (c->cfg.metrics)
+                krmetrics_emergency_record(c->cfg.metrics, r);
+        publish_measurements(c);
         log_info("emergency ladder finished", LOG_STR("result", prune_outcome_name(r->outcome)),
                  LOG_STR("message", r->message), LOG_INT("rows", r->rows),
                  LOG_BOOL("relieved", r->relieved), LOG_DBL("usage_percent", usage_pct(c)),
@@ -293,10 +384,16 @@ static void scheduled_run(struct controller *c)
         memset(&o, 0, sizeof(o));
         o.policy = &c->policy;
         o.stop = c->stop;
+        o.keep_going = beat;
+        o.keep_going_userdata = c;
+        o.on_batch = on_batch;
+        o.on_batch_userdata = c;
         errbuf_clear(&err);
         (void)prune_run(c->store, &o, r, &err);
         c->st.runs++;
         log_run(r);
+        if (c->cfg.metrics)
+                krmetrics_run_record(c->cfg.metrics, r);
         if (r->outcome == PRUNE_FAILED)
                 c->st.failures++;
         if (r->outcome == PRUNE_SUCCEEDED || r->outcome == PRUNE_TRUNCATED ||
@@ -311,6 +408,8 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         bool scan;
 
         c->stop = stop;
+        if (c->cfg.health)
+                httpd_health_beat(c->cfg.health);
         reload_policy(c);
         scan = now_ms >= c->next_scan_ms;
         if (measure(c, now_ms, scan) == 0 && scan) {
@@ -409,6 +508,7 @@ int controller_new(const struct controller_config *cfg, struct controller **out,
                 return rc;
         }
         reload_policy(c);
+        publish_policy(c);
         *out = c;
         return 0;
 }

@@ -11,6 +11,8 @@
 #include "volume/volume.h"
 
 struct errbuf;
+struct httpd_health;
+struct krmetrics;
 
 /*
  * The controller loop: one thread that measures the database and its volume every few seconds,
@@ -24,12 +26,14 @@ struct errbuf;
 
 struct controller_config {
         struct store_config store;
-        const char *policy_file; /* NULL: monitor-only until a policy is set */
-        int64_t volume_poll_ms;  /* cheap measurement period (default 2000) */
-        int64_t table_scan_ms;   /* per-table (dbstat) scan period (default 300000) */
-        int64_t pod_limit_bytes; /* the pod's emptyDir sizeLimit when known, else 0 */
-        int64_t reserve_bytes;   /* reserve file size; 0: none (default 8 MiB for SQLite) */
-        bool once;               /* run one cycle (measure, ladder if needed, prune), return */
+        const char *policy_file;     /* NULL: monitor-only until a policy is set */
+        int64_t volume_poll_ms;      /* cheap measurement period (default 2000) */
+        int64_t table_scan_ms;       /* per-table (dbstat) scan period (default 300000) */
+        int64_t pod_limit_bytes;     /* the pod's emptyDir sizeLimit when known, else 0 */
+        int64_t reserve_bytes;       /* reserve file size; 0: none (default 8 MiB for SQLite) */
+        bool once;                   /* run one cycle (measure, ladder if needed, prune), return */
+        struct krmetrics *metrics;   /* optional, borrowed: updated as the loop learns */
+        struct httpd_health *health; /* optional, borrowed: heartbeat and readiness */
 };
 
 /* What the loop knows, for logs, metrics and status. Plain values: copied out under no lock
