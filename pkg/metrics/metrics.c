@@ -50,6 +50,8 @@ struct metrics_registry {
         struct metrics_family **families;
 };
 
+_Static_assert(METRICS_LABELS_BYTES == SEQSTR_MAX - 1, "label values live in a seqstr");
+
 /* Registries are created at start-up; 256 families is far more than an exporter needs. */
 #define FAMILIES_MAX 256
 
@@ -405,10 +407,10 @@ static int pack_values(const struct metrics_family *f, const char *const *values
                                           "metric '%s': label '%s' needs UTF-8 of at most %d "
                                           "bytes",
                                           f->name, f->label_names[i], METRICS_LABEL_VALUE_MAX);
-                if (n + 1 > SEQSTR_MAX - 1 - len)
+                if (n + 1 > METRICS_LABELS_BYTES - len)
                         return errbuf_set(err, -EINVAL,
                                           "metric '%s': label values exceed %d bytes together",
-                                          f->name, SEQSTR_MAX - 1);
+                                          f->name, METRICS_LABELS_BYTES);
                 memcpy(out + len, v, n + 1);
                 len += n + 1;
         }

@@ -36,6 +36,7 @@ struct errbuf;
 #define METRICS_SERIES_MAX      1024 /* the largest max_series a family may ask for */
 #define METRICS_NAME_MAX        128  /* metric and label name length */
 #define METRICS_LABEL_VALUE_MAX 255  /* bytes of one label value (a Kubernetes name fits) */
+#define METRICS_LABELS_BYTES    511  /* the label values of one series together, NULs counted */
 #define METRICS_HELP_MAX        512  /* help text length */
 #define METRICS_DOUBLE_MAX      32   /* room for metrics_double_format() */
 
@@ -88,7 +89,8 @@ struct metrics_series *metrics_family_series(struct metrics_family *f);
  * Find or create the series with label values 'values' (one NUL-terminated UTF-8 string per
  * label name, in the order of the description; NULL when the family has no labels). Returns 0
  * and the series in '*out' (borrowed), -EINVAL for a value that is not UTF-8 or longer than
- * METRICS_LABEL_VALUE_MAX, or -EMSGSIZE when the family already has max_series series.
+ * METRICS_LABEL_VALUE_MAX (or values longer than METRICS_LABELS_BYTES together), or -EMSGSIZE
+ * when the family already has max_series series.
  * Thread-safe. Look a series up once and keep the pointer: the lookup is linear.
  */
 int metrics_series_get(struct metrics_family *f, const char *const *values,
@@ -131,7 +133,8 @@ int metrics_registry_write(const struct metrics_registry *r, char *out, size_t s
 /*
  * Format a sample value the way the Prometheus text format spells it ("NaN", "+Inf", "-Inf",
  * or the shortest decimal that reads back as the same double) into 'out', which holds at least
- * METRICS_DOUBLE_MAX bytes. Returns 'out'.
+ * METRICS_DOUBLE_MAX bytes. Returns 'out'. Numbers are formatted in the C locale, which the
+ * program never changes (no setlocale()).
  */
 const char *metrics_double_format(double v, char *out);
 

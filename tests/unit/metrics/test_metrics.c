@@ -341,6 +341,20 @@ static void test_series_limit(void **state)
         assert_int_equal(metrics_series_get(f, (const char *[]){ "\xed\xa0\x80" }, &s, NULL),
                          -EINVAL);
         assert_ptr_equal(s, sentinel);
+
+        /* Four values that each fit but together exceed METRICS_LABELS_BYTES. */
+        f = add(r, &(struct metrics_desc){ .name = "x_wide",
+                                           .help = "h",
+                                           .type = METRICS_GAUGE,
+                                           .labels = { "a", "b", "c", "d" },
+                                           .max_series = 1 });
+        long_value[200] = '\0';
+        assert_int_equal(
+                metrics_series_get(f, (const char *[]){ long_value, long_value, long_value, "x" },
+                                   &s, &err),
+                -EINVAL);
+        assert_non_null(strstr(err.msg, "together"));
+        assert_ptr_equal(s, sentinel);
         metrics_registry_free(r);
 }
 
