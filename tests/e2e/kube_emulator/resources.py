@@ -469,6 +469,11 @@ def validate_event(obj, errs, create, request_gv):
             errs.append(FieldError(INVALID, "deprecatedLastTimestamp", "", "needs to be unset"))
         if obj.get("count"):
             errs.append(FieldError(INVALID, "deprecatedCount", "", "needs to be unset"))
+        have = {e.field for e in errs}
+        for f, label in (("reportingComponent", "reportingController"),
+                         ("reportingInstance", "reportingInstance")):
+            if not obj.get(f) and label not in have:
+                errs.append(FieldError(REQUIRED, label))
         if not obj.get("action"):
             errs.append(FieldError(REQUIRED, "action"))
         if not obj.get("reason"):
