@@ -340,7 +340,7 @@ class ApiTest(unittest.TestCase):
     def test_watch_initial_state_selector_and_timeout(self):
         self.create(policy("s1", labels={"app": "x"}))
         self.create(policy("s2"))
-        with self.emu.watch(RP_PATH, labelSelector="app=x", timeoutSeconds="1") as w:
+        with self.emu.watch(RP_PATH, labelSelector="app=x", timeoutSeconds="4") as w:
             ev = w.next(5)
             self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("ADDED", "s1"))
             # s2 starts matching: ADDED; stops matching: DELETED
@@ -352,7 +352,7 @@ class ApiTest(unittest.TestCase):
                      "application/merge-patch+json")
             ev = w.next(5)
             self.assertEqual((ev["type"], ev["object"]["metadata"]["name"]), ("DELETED", "s2"))
-            self.assertIsNone(w.next(5))  # timeoutSeconds ends the stream cleanly
+            self.assertIsNone(w.next(10))  # timeoutSeconds ends the stream cleanly
 
     def test_watch_gone_after_compaction(self):
         obj = self.create(policy("c1"))

@@ -53,13 +53,13 @@ class FaultTest(unittest.TestCase):
         self.assertIn(b'"retryAfterSeconds":2', body)
 
     def test_stall(self):
-        self.emu.fault(action="stall", ms=400, verb="get", count=1)
+        self.emu.fault(action="stall", ms=1500, verb="get", count=1)
         t = time.monotonic()
         self.req("GET", "/api/v1/namespaces/kagent")
-        self.assertGreaterEqual(time.monotonic() - t, 0.4)
+        self.assertGreaterEqual(time.monotonic() - t, 1.5)
         t = time.monotonic()
         self.req("GET", "/api/v1/namespaces/kagent")
-        self.assertLess(time.monotonic() - t, 0.4)
+        self.assertLess(time.monotonic() - t, 1.5)
 
     def test_rbac_deny(self):
         self.req("POST", RP_PATH, {"metadata": {"name": "d"}, "spec": {}})
