@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef KUBE_KUBE_H
+#define KUBE_KUBE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct errbuf;
+struct json_t; /* jansson's json_t */
+
+/*
+ * A small Kubernetes API client on libcurl and jansson: configuration (in-cluster and
+ * kubeconfig), requests with Kubernetes Status errors mapped to negative errno codes, LIST+WATCH
+ * with relist and backoff, and the pieces a controller needs on top (metav1.Condition, Events
+ * with aggregation, Lease leader election, the own Pod's volumes).
+ *
+ * Errors follow STYLE.md section 5: HTTP 404 -ENOENT; 409 AlreadyExists -EEXIST; 409 Conflict
+ * and 410 Gone -ESTALE (re-read or relist); 401/403 -EACCES; timeouts -ETIMEDOUT; 429, 5xx and
+ * connection failures -EAGAIN (back off, retry); malformed server data -EPROTO; a response or
+ * watch line over its bound -EMSGSIZE; bad configuration -EINVAL.
+ *
+ * Threading: configurations and the pure helpers (conditions, event building, quantities, paths,
+ * backoff) are plain data and functions. A kube_client, and every kube_watch, kube_event_recorder
+ * and kube_leader made from it, is used by one thread at a time. To run a watch on a dedicated
+ * thread, give that thread its own client: kube_client_new() twice from one kube_config (the
+ * config is copied, so both clients are independent). Call kube_global_init() once from main()
+ * before any thread starts.
+ */
+
+#define KUBE_REQUEST_TIMEOUT_MS  30000       /* default whole-request timeout */
+#define KUBE_CONNECT_TIMEOUT_MS  10000       /* TCP + TLS connection setup */
+#define KUBE_RESPONSE_MAX        (8u << 20)  /* default bound on a response body */
+#define KUBE_WATCH_LINE_MAX      (4u << 20)  /* bound on one watch event (one line) */
+#define KUBE_KUBECONFIG_MAX      (4u << 20)  /* bound on a kubeconfig file */
+#define KUBE_TOKEN_MAX           (64u << 10) /* bound on a token file (bound tokens are ~1 KiB) */
+#define KUBE_NAME_MAX            253         /* DNS subdomain: the longest object name */
+#define KUBE_PATH_MAX            1024        /* an API path built by kube_path() */
+#define KUBE_SA_DIR              "/var/run/secrets/kubernetes.io/serviceaccount"
+#define KUBE_FIELD_MANAGER       "kagent-retention"
+#define KUBE_CONTENT_JSON        "application/json"
+#define KUBE_CONTENT_MERGE_PATCH "application/merge-patch+json"
+
+/* ------------------------------------------------------------------------------------------ */
+/* Configuration                                                                              */
+
+struct kube_blob {
+        char *data; /* owned bytes, NUL-terminated for convenience (not counted in len) */
+        size_t len;
+};
+
+/*
+ * Where and how to reach the API server. Every string and blob is owned by the config and
+ * released by kube_config_cleanup(). Secrets (token, password, key data) are never logged and
+ * are wiped on cleanup.
+ */
+struct kube_config {
+        char *server;    /* "https://10.96.0.1:443" or "https://[fd00::1]:443"; no trailing '/' */
+        char *namespace; /* the context's or the service account's namespace; "default" if unset */
+        char *source;    /* for messages: "in-cluster" or "kubeconfig '/x' context 'kind'" */
+        char *ca_file;   /* trust only this bundle; NULL with no ca_data: the system roots */
+        struct kube_blob ca_data;
+        bool insecure_skip_tls_verify; /* only when the kubeconfig says so */
+        char *client_cert_file;
+        struct kube_blob client_cert_data;
+        char *client_key_file;
+        struct kube_blob client_key_data;
+        char *token;      /* static bearer token (secret) */
+        char *token_file; /* bearer token re-read when the file changes; wins over 'token' */
+        char *username;   /* basic auth, when the kubeconfig has it */
+        char *password;   /* secret */
+};
+
+struct kube_config_options {
+        const char *kubeconfig; /* --kubeconfig; NULL: see kube_config_load() */
+        const char *context;    /* --context; NULL: the kubeconfig's current-context */
+};
+
+/*
+ * Find the configuration the way controller-runtime does: 'opt->kubeconfig'; else the first
+ * entry of $KUBECONFIG (a colon-separated list; only its first non-empty file is read, there is
+ * no merging); else in-cluster when $KUBERNETES_SERVICE_HOST is set; else ~/.kube/config.
+ * Reads the environment: call before threads start. 'out' is written only on success.
+ * Returns 0, -ENOENT (nothing found; err says where it looked), -EINVAL, -ENOMEM, -EMSGSIZE.
+ */
+int kube_config_load(const struct kube_config_options *opt, struct kube_config *out,
+                     struct errbuf *err);
+
+/*
+ * In-cluster configuration: https://host:port (an IPv6 literal host is bracketed) with the
+ * token, CA bundle and namespace files in 'sa_dir' (NULL: KUBE_SA_DIR). 'host' and 'port' are
+ * normally $KUBERNETES_SERVICE_HOST and $KUBERNETES_SERVICE_PORT. The token file must exist and
+ * be readable; a missing ca.crt means the system roots; a missing namespace file "default".
+ */
+int kube_config_in_cluster(const char *host, const char *port, const char *sa_dir,
+                           struct kube_config *out, struct errbuf *err);
+
+/*
+ * A kubeconfig file: 'context' (NULL: current-context), its cluster, user and namespace.
+ * Relative certificate, key and token file paths are resolved against the file's directory.
+ * Errors name the file and the key: "kubeconfig '/x': context 'prod' not found".
+ * Unsupported credentials (exec plugins, auth-provider) are -EINVAL with that message.
+ */
+int kube_config_from_kubeconfig(const char *path, const char *context, struct kube_config *out,
+                                struct errbuf *err);
+/* The same from text already read; 'path' names the file in messages and resolves paths. */
+int kube_config_parse_kubeconfig(const char *text, size_t len, const char *path,
+                                 const char *context, struct kube_config *out, struct errbuf *err);
+
+/* Release everything 'cfg' owns and zero it. Accepts NULL and a zeroed config. */
+void kube_config_cleanup(struct kube_config *cfg);
+
+/*
+ * A bearer token file that is re-read when it changes: its inode, size or mtime differ from
+ * the last read (projected service-account tokens are rotated by an atomic symlink swap).
+ */
+struct kube_token_file {
+        char *path;  /* owned */
+        char *token; /* owned, secret; whitespace trimmed; NULL before the first load */
+        uint64_t dev;
+        uint64_t ino;
+        int64_t size;
+        int64_t mtime_ns;
+};
+
+/* Initialise and read the file. 0, -ENOENT, -EACCES, -EINVAL (empty), -EMSGSIZE, -ENOMEM. */
+int kube_token_file_init(struct kube_token_file *t, const char *path, struct errbuf *err);
+/*
+ * stat() the file and re-read it when it changed (or always with 'force'). '*out_changed' says
+ * whether the token value changed. On failure the previous token stays in place.
+ */
+int kube_token_file_refresh(struct kube_token_file *t, bool force, bool *out_changed,
+                            struct errbuf *err);
+void kube_token_file_cleanup(struct kube_token_file *t);
+
+#endif

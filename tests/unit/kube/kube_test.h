@@ -1,0 +1,29 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+#ifndef TESTS_KUBE_TEST_H
+#define TESTS_KUBE_TEST_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+/*
+ * Shared helpers of the pkg/kube unit tests: each test_*.c file runs its own cmocka group
+ * through run_*_tests() and test_kube.c's main() adds up the failures.
+ */
+
+/* Allocation control (the binary links with -Wl,--wrap=malloc,...): the Nth allocation from
+ * now fails (0: none); jansson's allocations count too. */
+void alloc_fail_at(long n);
+/* Allocations made since the last alloc_fail_at(). */
+long alloc_count(void);
+/* Exempt jansson's allocations from failing: its parser reports some as syntax errors. */
+void alloc_json_exempt(bool exempt);
+
+/* A fresh temporary directory (caller frees with tmpdir_remove). */
+void tmpdir_make(char *out, size_t size);
+void tmpdir_remove(const char *dir);
+/* Write 'text' to dir/name (replaced atomically through a rename when 'rename_in' is set). */
+void write_file(const char *dir, const char *name, const char *text, int rename_in);
+
+int run_config_tests(void);
+
+#endif
