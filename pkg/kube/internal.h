@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
 #include <jansson.h>
 
 #include "kube/kube.h"
@@ -37,6 +38,50 @@ bool kube_utf8_valid(const char *s, size_t len);
 /* Default random source: xorshift64* on '*state' (seeded from the clock and the pid). */
 uint64_t kube_rng_next(uint64_t *state);
 uint64_t kube_rng_seed(void);
+
+struct kube_client {
+        struct kube_config cfg; /* deep copy */
+        struct kube_token_file token_file;
+        bool have_token_file;
+        CURL *easy; /* blocking requests; reused for keep-alive */
+        long last_status;
+        int64_t last_retry_after_ms;
+        bool http2;
+        char user_agent[64];
+};
+
+/* Per-transfer response state shared by blocking requests and watches. */
+struct kube_xfer {
+        struct kube_client *client;
+        char *body;
+        size_t len;
+        size_t cap;
+        size_t max;
+        bool overflow;
+        int64_t retry_after_ms;
+        struct curl_slist *headers; /* owned; lives until the transfer ends */
+        char curl_err[CURL_ERROR_SIZE];
+        char url[KUBE_PATH_MAX + 2048];
+};
+
+void kube_xfer_init(struct kube_xfer *x, struct kube_client *c, size_t max);
+void kube_xfer_cleanup(struct kube_xfer *x);
+/* Append response bytes, bounded by x->max (sets overflow). 0 or -EMSGSIZE/-ENOMEM. */
+int kube_xfer_append(struct kube_xfer *x, const char *p, size_t len);
+
+/*
+ * Configure 'h' (after curl_easy_reset) for a request: URL, method, TLS, auth (refreshing a
+ * token file), User-Agent, timeouts, the header callback into 'x' and, unless 'stream' is set,
+ * the body into 'x'. A stream sets its own write callback afterwards.
+ */
+int kube_client_setup(struct kube_client *c, CURL *h, struct kube_xfer *x, const char *method,
+                      const char *path, const char *query, const char *content_type,
+                      int64_t timeout_ms, bool stream, struct errbuf *err);
+/* Map a libcurl failure of a request to an errno with a message naming the request. */
+int kube_curl_error(CURLcode code, const char *curl_msg, bool overflow, const char *method,
+                    const char *path, const char *query, struct errbuf *err);
+/* Force a re-read of the token file; 1 when the token changed, 0 when not, negative errno. */
+int kube_client_refresh_token(struct kube_client *c, struct errbuf *err);
 
 /* Read a whole file bounded by 'max' into a malloc'd NUL-terminated buffer. */
 int kube_read_file(const char *path, size_t max, char **out, size_t *out_len, struct errbuf *err);

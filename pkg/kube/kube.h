@@ -41,6 +41,10 @@ struct json_t; /* jansson's json_t */
 #define KUBE_CONTENT_JSON        "application/json"
 #define KUBE_CONTENT_MERGE_PATCH "application/merge-patch+json"
 
+/* Process-wide libcurl setup. Call once from main() before threads start; 0 or -ENOMEM. */
+int kube_global_init(struct errbuf *err);
+void kube_global_cleanup(void);
+
 /* ------------------------------------------------------------------------------------------ */
 /* Configuration                                                                              */
 
@@ -132,5 +136,103 @@ int kube_token_file_init(struct kube_token_file *t, const char *path, struct err
 int kube_token_file_refresh(struct kube_token_file *t, bool force, bool *out_changed,
                             struct errbuf *err);
 void kube_token_file_cleanup(struct kube_token_file *t);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Client and requests                                                                        */
+
+struct kube_client;
+
+/*
+ * A client for 'cfg' (copied: the config may be cleaned up afterwards). Checks that the files
+ * it names exist and reads the token file. Not thread-safe: one thread at a time.
+ */
+int kube_client_new(const struct kube_config *cfg, struct kube_client **out, struct errbuf *err);
+void kube_client_free(struct kube_client *c);
+
+/* The default namespace of the configuration. Borrowed from the client. */
+const char *kube_client_namespace(const struct kube_client *c);
+/* The HTTP status of the last response (0 when none arrived). */
+long kube_client_last_status(const struct kube_client *c);
+/* The Retry-After of the last response in ms (-1 when none), for 429 and 503 backoff. */
+int64_t kube_client_retry_after_ms(const struct kube_client *c);
+
+struct kube_request {
+        const char *method;       /* "GET", "POST", "PUT", "PATCH", "DELETE" */
+        const char *path;         /* API path, "/api/v1/namespaces/ns/pods/name" (kube_path()) */
+        const char *query;        /* URL-encoded, without '?'; NULL for none */
+        const char *body;         /* NULL for none */
+        size_t body_len;          /* bytes of 'body' */
+        const char *content_type; /* NULL: KUBE_CONTENT_JSON when there is a body */
+        int64_t timeout_ms;       /* 0: KUBE_REQUEST_TIMEOUT_MS */
+        size_t response_max;      /* 0: KUBE_RESPONSE_MAX; a longer body is -EMSGSIZE */
+};
+
+/*
+ * Perform one request (HTTP/2 over TLS when libcurl has it; keep-alive across calls). On a 2xx
+ * response '*out' (when 'out' is not NULL) receives the parsed JSON body, owned by the caller,
+ * or NULL for an empty body. Any other status is mapped by kube_status_error(); a 401 with a
+ * token file re-reads the token and retries once. The request is not retried otherwise: on
+ * -EAGAIN the caller backs off, honouring kube_client_retry_after_ms().
+ */
+int kube_request(struct kube_client *c, const struct kube_request *req, struct json_t **out,
+                 struct errbuf *err);
+
+/* GET one object. '*out' owned by the caller. */
+int kube_get(struct kube_client *c, const char *path, struct json_t **out, struct errbuf *err);
+/*
+ * LIST a collection with optional selectors (plain text, escaped here; NULL for none).
+ * '*out_items' receives the items array and '*out_resource_version' the list's
+ * metadata.resourceVersion (malloc'd); both owned by the caller. Lists are not paginated: the
+ * whole list must fit in KUBE_RESPONSE_MAX (a controller lists one or a few objects).
+ */
+int kube_list(struct kube_client *c, const char *path, const char *field_selector,
+              const char *label_selector, struct json_t **out_items, char **out_resource_version,
+              struct errbuf *err);
+/* POST 'obj' to the collection 'path'; -EEXIST when the name is taken. */
+int kube_create(struct kube_client *c, const char *path, const struct json_t *obj,
+                struct json_t **out, struct errbuf *err);
+/* PUT 'obj' to 'path'. 'obj' must carry metadata.resourceVersion (-EINVAL otherwise):
+ * a stale one is -ESTALE. */
+int kube_replace(struct kube_client *c, const char *path, const struct json_t *obj,
+                 struct json_t **out, struct errbuf *err);
+/* JSON merge patch (RFC 7386) of the object at 'path'. */
+int kube_patch(struct kube_client *c, const char *path, const struct json_t *patch,
+               struct json_t **out, struct errbuf *err);
+/* Merge patch of the /status subresource of the object at 'path' (the object's own path). A
+ * metadata.resourceVersion in the patch is a precondition (-ESTALE when stale). */
+int kube_patch_status(struct kube_client *c, const char *path, const struct json_t *patch,
+                      struct json_t **out, struct errbuf *err);
+/* DELETE the object at 'path'; -ENOENT when it is already gone. */
+int kube_delete(struct kube_client *c, const char *path, struct errbuf *err);
+
+struct kube_resource {
+        const char *group;   /* "" for the core group */
+        const char *version; /* "v1" */
+        const char *plural;  /* "pods", "retentionpolicies" */
+};
+
+/*
+ * Build the API path of a collection (name NULL) or an object, optionally a subresource:
+ * "/apis/kagent.dev/v1alpha1/namespaces/kagent/retentionpolicies/default/status". 'ns' NULL
+ * for cluster-scoped resources. Names are validated (no '/', '?', '%', "." or "..") so no
+ * escaping is needed. Returns the length, -EINVAL or -EMSGSIZE (longer than 'size').
+ */
+int kube_path(const struct kube_resource *res, const char *ns, const char *name,
+              const char *subresource, char *out, size_t size, struct errbuf *err);
+
+/*
+ * The errno of an HTTP status (STYLE.md section 5); 'reason' is the Status reason
+ * ("AlreadyExists" separates -EEXIST from -ESTALE on 409) and may be NULL. 2xx is 0.
+ */
+int kube_status_errno(long http_status, const char *reason);
+
+/*
+ * Map a failed response to its errno and a clear message in 'err', built from the request and
+ * the Status body (may be NULL/empty or not a Status). 401/403 name the verb and resource the
+ * RBAC rules lack: "forbidden: cannot patch retentionpolicies/status in namespace 'kagent': add
+ * it to the Role (apiGroups: kagent.dev)". 'query' decides list versus watch for a GET.
+ */
+int kube_status_error(long http_status, const char *method, const char *path, const char *query,
+                      const char *body, size_t body_len, struct errbuf *err);
 
 #endif

@@ -7,7 +7,8 @@
 
 /*
  * Shared helpers of the pkg/kube unit tests: each test_*.c file runs its own cmocka group
- * through run_*_tests() and test_kube.c's main() adds up the failures.
+ * through run_*_tests() and test_kube.c's main() adds up the failures. The fake API server is in
+ * fakeapi.h.
  */
 
 /* Allocation control (the binary links with -Wl,--wrap=malloc,...): the Nth allocation from
@@ -25,5 +26,6 @@ void tmpdir_remove(const char *dir);
 void write_file(const char *dir, const char *name, const char *text, int rename_in);
 
 int run_config_tests(void);
+int run_client_tests(void);
 
 #endif

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of pkg/kube: the entry point, allocation-failure wrappers and file helpers shared
- * by the group in test_config.c.
+ * by the groups in test_config.c and test_client.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -20,6 +20,7 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "kube/kube.h"
 #include "kube_test.h"
 
 /* NOLINTBEGIN(bugprone-reserved-identifier,readability-identifier-naming): the linker's names */
@@ -128,6 +129,9 @@ int main(void)
         int failed = 0;
 
         json_set_alloc_funcs(json_malloc, free);
+        assert_int_equal(kube_global_init(NULL), 0);
         failed += run_config_tests();
+        failed += run_client_tests();
+        kube_global_cleanup();
         return failed == 0 ? 0 : 1;
 }
