@@ -235,4 +235,158 @@ int kube_status_errno(long http_status, const char *reason);
 int kube_status_error(long http_status, const char *method, const char *path, const char *query,
                       const char *body, size_t body_len, struct errbuf *err);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Backoff                                                                                    */
+
+/* A source of uniformly distributed 64-bit values (tests inject a fixed one). */
+typedef uint64_t kube_rng_fn(void *userdata);
+/* A clock in milliseconds (tests inject a fake one). */
+typedef int64_t kube_clock_fn(void *userdata);
+
+/*
+ * Capped exponential backoff with jitter: the n-th delay since the last reset is drawn
+ * uniformly from [d/2, d] with d = min(initial * 2^n, max) ("equal jitter"), so delays never
+ * exceed 'max_ms' and never fall below half the current step.
+ */
+struct kube_backoff {
+        int64_t initial_ms;
+        int64_t max_ms;
+        unsigned attempt; /* delays handed out since the last reset */
+        kube_rng_fn *rng;
+        void *rng_userdata;
+        uint64_t rng_state; /* the built-in generator's state when rng is NULL */
+};
+
+/* 'rng' NULL: a built-in xorshift generator seeded from the clock and the pid. */
+void kube_backoff_init(struct kube_backoff *b, int64_t initial_ms, int64_t max_ms, kube_rng_fn *rng,
+                       void *rng_userdata);
+int64_t kube_backoff_next(struct kube_backoff *b);
+void kube_backoff_reset(struct kube_backoff *b);
+/* A uniform value in [0, n) from the backoff's generator (n > 0). */
+uint64_t kube_backoff_uniform(struct kube_backoff *b, uint64_t n);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Watch                                                                                      */
+
+enum kube_watch_event_type {
+        KUBE_WATCH_SYNC = 1, /* a (re)list finished: object is the items array */
+        KUBE_WATCH_ADDED,
+        KUBE_WATCH_MODIFIED,
+        KUBE_WATCH_DELETED,
+        KUBE_WATCH_BOOKMARK, /* progress only: object carries just metadata.resourceVersion */
+        KUBE_WATCH_ERROR,    /* an ERROR event from the server, or a failed list/watch attempt */
+};
+
+struct kube_watch_event {
+        enum kube_watch_event_type type;
+        struct json_t *object;        /* borrowed for the call; NULL for a failed attempt */
+        const char *resource_version; /* borrowed; the version the watch resumes from */
+        /* KUBE_WATCH_ERROR only: */
+        int error;           /* negative errno (-ESTALE for 410 Gone) */
+        const char *message; /* one line, borrowed */
+        int64_t retry_in_ms; /* delay before the next attempt */
+        bool relist;         /* the next attempt lists again */
+};
+
+/* Called once per event. Return 0 to go on, a negative errno to stop (returned by the caller). */
+typedef int kube_watch_fn(const struct kube_watch_event *ev, void *userdata);
+
+/*
+ * Incremental framing of a watch stream: newline-delimited JSON events. Each byte is scanned
+ * for the newline once and each complete line parsed once; only an incomplete tail is kept, and
+ * a line longer than 'line_max' is -EMSGSIZE. ERROR events report the Status code mapped to
+ * an errno (410 Gone: -ESTALE) with relist set. After an error the decoder must be reset.
+ */
+struct kube_watch_decoder {
+        char *data; /* owned; the incomplete tail */
+        size_t len;
+        size_t cap;
+        size_t line_max;
+        int failed; /* the sticky error, 0 while healthy */
+};
+
+void kube_watch_decoder_init(struct kube_watch_decoder *d, size_t line_max);
+void kube_watch_decoder_reset(struct kube_watch_decoder *d);
+void kube_watch_decoder_cleanup(struct kube_watch_decoder *d);
+/*
+ * Feed bytes; 'on_event' is called for every complete event in order. Returns 0, -EMSGSIZE,
+ * -EPROTO (not an event), -ENOMEM, or the callback's negative value.
+ */
+int kube_watch_decoder_feed(struct kube_watch_decoder *d, const char *p, size_t len,
+                            kube_watch_fn *on_event, void *userdata, struct errbuf *err);
+/* Bytes of an incomplete event held (a stream that ends here ended mid-event). */
+size_t kube_watch_decoder_pending(const struct kube_watch_decoder *d);
+
+struct kube_watch_options {
+        const char *path;           /* collection path, e.g. from kube_path() with name NULL */
+        const char *field_selector; /* "metadata.name=default" for one named object; NULL */
+        const char *label_selector; /* NULL for none */
+        size_t line_max;            /* 0: KUBE_WATCH_LINE_MAX */
+        size_t list_max;            /* 0: KUBE_RESPONSE_MAX */
+        int timeout_min_s;          /* server timeoutSeconds drawn from [min, max); 0: 300 */
+        int timeout_max_s;          /* 0: 600 (client-go's 5 to 10 minutes) */
+        int64_t backoff_initial_ms; /* 0: 800 */
+        int64_t backoff_max_ms;     /* 0: 30000 */
+        int64_t retry_after_max_ms; /* cap on a server's Retry-After; 0: 300000 */
+        kube_rng_fn *rng;           /* NULL: built-in */
+        void *rng_userdata;
+        kube_clock_fn *clock; /* monotonic ms for scheduling attempts; NULL: CLOCK_MONOTONIC */
+        void *clock_userdata;
+};
+
+struct kube_watch;
+
+/*
+ * A LIST+WATCH of one collection through client 'c' (borrowed: it must outlive the watch and
+ * is used from the same thread). The options' strings are copied. Nothing happens until the
+ * first poll.
+ *
+ * Behaviour: LIST, deliver KUBE_WATCH_SYNC with the items, then WATCH from the list's
+ * resourceVersion with allowWatchBookmarks=true and a random server timeoutSeconds; every
+ * event (and bookmark) advances the resourceVersion; when the server ends the watch it is
+ * resumed from there at once. A 410 Gone (response or ERROR event), any other ERROR event, an
+ * over-long line and a list failure relist; dropped connections, 429, 5xx and malformed lines
+ * re-watch from the last resourceVersion after a capped exponential backoff with jitter (at
+ * least the server's Retry-After). Every failed attempt is reported as a KUBE_WATCH_ERROR
+ * event saying what happens next; the watch itself never gives up.
+ */
+int kube_watch_new(struct kube_client *c, const struct kube_watch_options *opt,
+                   struct kube_watch **out, struct errbuf *err);
+/* Abort any transfer in flight and free. Accepts NULL. */
+void kube_watch_free(struct kube_watch *w);
+
+/*
+ * Drive the watch for up to 'timeout_ms' (0: do what can be done without waiting and return),
+ * calling 'on_event' for each event from this thread. For a controller loop: call it every
+ * tick with 0, or with the time left until the loop's next timer. Returns 0, or a negative
+ * errno the callback returned (the watch stays usable), or -ENOMEM. The callback must not
+ * call kube_watch_poll/run/free on this watch; it may use the client for requests.
+ */
+int kube_watch_poll(struct kube_watch *w, int64_t timeout_ms, kube_watch_fn *on_event,
+                    void *userdata, struct errbuf *err);
+
+/*
+ * Drive the watch until '*stop' becomes non-zero (checked at least every 200 ms, or at once
+ * after kube_watch_wakeup()), for a dedicated thread. Returns 0 when stopped, or what
+ * kube_watch_poll() returned.
+ */
+int kube_watch_run(struct kube_watch *w, kube_watch_fn *on_event, void *userdata,
+                   const volatile int *stop, struct errbuf *err);
+
+/* Wake a poll/run waiting in another thread. The only function safe to call concurrently. */
+void kube_watch_wakeup(struct kube_watch *w);
+/* Drop the current watch and list again at the next poll. */
+void kube_watch_relist(struct kube_watch *w);
+/* The resourceVersion the watch resumes from ("" before the first list). Borrowed. */
+const char *kube_watch_resource_version(const struct kube_watch *w);
+
+struct kube_watch_stats {
+        int64_t lists;    /* list attempts */
+        int64_t watches;  /* watch attempts */
+        int64_t events;   /* ADDED/MODIFIED/DELETED/BOOKMARK delivered */
+        int64_t errors;   /* KUBE_WATCH_ERROR delivered */
+        bool established; /* a watch stream is open and answered 200 */
+};
+void kube_watch_stats(const struct kube_watch *w, struct kube_watch_stats *out);
+
 #endif

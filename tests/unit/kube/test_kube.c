@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of pkg/kube: the entry point, allocation-failure wrappers and file helpers shared
- * by the groups in test_config.c and test_client.c.
+ * by the groups in test_config.c, test_client.c and test_watch.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -132,6 +132,7 @@ int main(void)
         assert_int_equal(kube_global_init(NULL), 0);
         failed += run_config_tests();
         failed += run_client_tests();
+        failed += run_watch_tests();
         kube_global_cleanup();
         return failed == 0 ? 0 : 1;
 }
