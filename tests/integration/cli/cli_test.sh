@@ -83,7 +83,7 @@ for f in "$src"/tests/data/policies/bad/*.yaml; do
         check "bad policy $(basename "$f") names $want" grep -qF -- "$want" "$work/err"
 done
 check "bad policies deleted nothing" test "$(digest "$db")" = "$before"
-expect_exit 2 "run refuses a bad policy too" "$bin" run --once \
+expect_exit 2 "run refuses a bad policy too" "$bin" run --once --metrics-bind-address 0 --health-probe-bind-address 0 \
         --policy "$(ls "$src"/tests/data/policies/bad/*.yaml | head -1)" --sqlite-database-path "$db"
 
 # A dry run changes nothing and predicts the real run exactly.
@@ -124,8 +124,8 @@ import json,sys
 r=json.load(open(sys.argv[1])); assert r["rows"]==0, r' "$work/out"
 
 # run --once: one cycle, then exit 0; SIGTERM stops the loop.
-expect_exit 0 "run --once" "$bin" run --once --policy "$pol" --sqlite-database-path "$db"
-"$bin" run --policy "$pol" --sqlite-database-path "$db" 2>"$work/run.log" &
+expect_exit 0 "run --once" "$bin" run --once --metrics-bind-address 0 --health-probe-bind-address 0 --policy "$pol" --sqlite-database-path "$db"
+"$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --policy "$pol" --sqlite-database-path "$db" 2>"$work/run.log" &
 pid=$!
 for _ in $(seq 100); do grep -q "prune run finished" "$work/run.log" && break; sleep 0.1; done
 kill -TERM "$pid"

@@ -21,7 +21,7 @@ spec:
     lowWatermarkPercent: 65
   batch: {maxRows: 500, pause: 5ms}
 YAML
-"$bin" run --policy "$work/policy.yaml" --sqlite-database-path "$db" --volume-poll-ms 250 \
+"$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --policy "$work/policy.yaml" --sqlite-database-path "$db" --volume-poll-ms 250 \
         --reserve-bytes 4194304 --log-format json 2>"$work/sidecar.log" &
 sidecar=$!
 for _ in $(seq 200); do grep -q '"reserve created"' "$work/sidecar.log" && break; sleep 0.05; done
