@@ -389,4 +389,214 @@ struct kube_watch_stats {
 };
 void kube_watch_stats(const struct kube_watch *w, struct kube_watch_stats *out);
 
+/* ------------------------------------------------------------------------------------------ */
+/* Controller helpers: conditions                                                              */
+
+struct kube_condition {
+        const char *type;            /* "Ready" */
+        const char *status;          /* "True", "False" or "Unknown" (asserted) */
+        const char *reason;          /* CamelCase, as the CRD pattern wants */
+        const char *message;         /* may be NULL: ""; cut at 32768 bytes */
+        int64_t observed_generation; /* < 0: omitted */
+};
+
+/*
+ * Set 'cond' in the status.conditions array 'conditions' (modified in place) the way
+ * apimachinery's meta.SetStatusCondition does: a new type is appended with lastTransitionTime
+ * 'now_wall_ms'; an existing one gets the new reason, message and observedGeneration, and a new
+ * lastTransitionTime only when its status changes. '*out_changed' (may be NULL) says whether
+ * anything changed, so an unchanged status needs no PATCH. -EINVAL for a bad reason, -ENOMEM.
+ */
+int kube_condition_set(struct json_t *conditions, const struct kube_condition *cond,
+                       int64_t now_wall_ms, bool *out_changed, struct errbuf *err);
+/* The condition of 'type' in 'conditions', or NULL. Borrowed. */
+struct json_t *kube_condition_find(const struct json_t *conditions, const char *type);
+/* True when the condition of 'type' exists with status "True". */
+bool kube_condition_is_true(const struct json_t *conditions, const char *type);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Controller helpers: Events                                                                  */
+
+enum kube_event_api {
+        KUBE_EVENT_API_EVENTS_V1 = 0, /* events.k8s.io/v1 (series.count) */
+        KUBE_EVENT_API_CORE_V1,       /* core v1 (count, lastTimestamp) */
+};
+
+/* The object an Event is about. All fields borrowed; uid may be NULL. */
+struct kube_object_ref {
+        const char *api_version; /* "kagent.dev/v1alpha1" */
+        const char *kind;        /* "RetentionPolicy" */
+        const char *ns;
+        const char *name;
+        const char *uid;
+};
+
+struct kube_event_spec {
+        const char *type;    /* "Normal" or "Warning" (asserted) */
+        const char *reason;  /* "PruneSucceeded" */
+        const char *action;  /* events.k8s.io: what was done, "Prune"; NULL: the reason */
+        const char *message; /* the note; cut at 1024 bytes */
+};
+
+struct kube_event_source {
+        enum kube_event_api api;
+        const char *controller; /* reportingController, "kagent.dev/kagent-retention" */
+        const char *instance;   /* reportingInstance, the pod name */
+};
+
+/*
+ * Build a new Event for 'ref' named "<name>.<hex ns timestamp>" like client-go, in ref->ns.
+ * '*out' owned by the caller. -EINVAL for a missing field, -ENOMEM.
+ */
+int kube_event_build(const struct kube_event_source *src, const struct kube_object_ref *ref,
+                     const struct kube_event_spec *spec, int64_t now_wall_ms, struct json_t **out,
+                     struct errbuf *err);
+/* The merge patch that records a repeat: series.count/lastObservedTime or count/lastTimestamp. */
+int kube_event_patch_build(enum kube_event_api api, int64_t count, int64_t now_wall_ms,
+                           struct json_t **out, struct errbuf *err);
+
+#define KUBE_EVENT_WINDOW_MS     ((int64_t)10 * 60 * 1000) /* client-go's aggregation window */
+#define KUBE_EVENT_CACHE_ENTRIES 64
+
+enum kube_event_action {
+        KUBE_EVENT_CREATE = 1, /* a new Event object */
+        KUBE_EVENT_PATCH,      /* a repeat: bump the count of the existing one */
+};
+
+struct kube_event_decision {
+        enum kube_event_action action;
+        char name[KUBE_NAME_MAX + 1]; /* PATCH: the existing Event's name */
+        int64_t count;                /* PATCH: the new count (2 on the first repeat) */
+};
+
+struct kube_event_recorder;
+
+/*
+ * An Event recorder that aggregates: a repeat of the same type, reason and message on the same
+ * object (uid, else namespace/kind/name) within 'window_ms' of the previous occurrence
+ * (0: KUBE_EVENT_WINDOW_MS) patches the count of the Event it created instead of creating a
+ * new one. Remembers the KUBE_EVENT_CACHE_ENTRIES most recent Events. 'src' strings copied.
+ */
+int kube_event_recorder_new(const struct kube_event_source *src, int64_t window_ms,
+                            struct kube_event_recorder **out, struct errbuf *err);
+void kube_event_recorder_free(struct kube_event_recorder *r);
+/* What recording this event now would do. Pure: the recorder does not change. */
+void kube_event_recorder_decide(const struct kube_event_recorder *r,
+                                const struct kube_object_ref *ref,
+                                const struct kube_event_spec *spec, int64_t now_wall_ms,
+                                struct kube_event_decision *out);
+/* Remember that 'd' was carried out for this event ('name' is the created Event's name). */
+int kube_event_recorder_commit(struct kube_event_recorder *r, const struct kube_object_ref *ref,
+                               const struct kube_event_spec *spec, int64_t now_wall_ms,
+                               const struct kube_event_decision *d, struct errbuf *err);
+/*
+ * Decide, send (POST or PATCH; a PATCH of an Event that expired, -ENOENT, creates a new one)
+ * and commit. Returns 0 or the request's error; the recorder only changes on success.
+ */
+int kube_event_record(struct kube_event_recorder *r, struct kube_client *c,
+                      const struct kube_object_ref *ref, const struct kube_event_spec *spec,
+                      int64_t now_wall_ms, struct errbuf *err);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Controller helpers: Lease leader election (coordination.k8s.io/v1)                          */
+
+#define KUBE_LEASE_DURATION_MS 15000 /* controller-runtime's defaults */
+#define KUBE_RENEW_DEADLINE_MS 10000
+#define KUBE_RETRY_PERIOD_MS   2000
+
+struct kube_lease_config {
+        const char *ns;            /* the Lease's namespace */
+        const char *name;          /* the Lease's name */
+        const char *identity;      /* holderIdentity: kube_leader_identity() */
+        int64_t lease_duration_ms; /* 0: KUBE_LEASE_DURATION_MS */
+        int64_t renew_deadline_ms; /* 0: KUBE_RENEW_DEADLINE_MS */
+        int64_t retry_period_ms;   /* 0: KUBE_RETRY_PERIOD_MS */
+};
+
+/*
+ * The Lease API calls, replaceable for tests. get returns -ENOENT when absent; create -EEXIST
+ * and update -ESTALE when another candidate wrote first. '*out' owned by the caller.
+ */
+struct kube_lease_ops {
+        int (*get)(void *userdata, struct json_t **out, struct errbuf *err);
+        int (*create)(void *userdata, const struct json_t *lease, struct json_t **out,
+                      struct errbuf *err);
+        int (*update)(void *userdata, const struct json_t *lease, struct json_t **out,
+                      struct errbuf *err);
+};
+
+/* The clocks of an elector: monotonic for expiry, wall for the times written in the Lease. */
+struct kube_lease_clock {
+        kube_clock_fn *mono_ms;
+        kube_clock_fn *wall_ms;
+        void *userdata;
+};
+
+struct kube_leader;
+
+/*
+ * A leader elector with client-go's algorithm: acquire the Lease when it is absent, released
+ * (empty holderIdentity) or expired - not renewed for leaseDuration by the local monotonic
+ * clock since this process last saw it change, so clock skew between nodes does not matter -
+ * and renew it every retryPeriod while leading. A write that loses a race (409) means another
+ * candidate won. Leadership is lost when a renewal sees another holder, or when no renewal
+ * succeeded for renewDeadline; the controller must then stop acting at once.
+ * 'c' (borrowed, may be NULL when ops are given) serves the Lease API unless 'ops' is given.
+ * 'clock' NULL: the real clocks. Strings of 'cfg' are copied.
+ */
+int kube_leader_new(struct kube_client *c, const struct kube_lease_config *cfg,
+                    const struct kube_lease_ops *ops, void *ops_userdata,
+                    const struct kube_lease_clock *clock, struct kube_leader **out,
+                    struct errbuf *err);
+void kube_leader_free(struct kube_leader *le);
+
+/*
+ * Do what is due now: an acquire attempt, a renewal, or nothing. Returns 1 while leading, 0
+ * while not, or a negative errno when leadership cannot be determined (API down; a leader
+ * stays leader until the renew deadline). '*out_next_ms' (may be NULL) receives the delay
+ * until the next tick is due.
+ */
+int kube_leader_tick(struct kube_leader *le, int64_t *out_next_ms, struct errbuf *err);
+bool kube_leader_is_leader(const struct kube_leader *le);
+/* Give the Lease up on shutdown (holderIdentity cleared) when leading. 0 or the API error. */
+int kube_leader_release(struct kube_leader *le, struct errbuf *err);
+/* "<pod>_<16 hex digits>" into out[size]; 'pod_name' NULL: the host name. -EMSGSIZE. */
+int kube_leader_identity(const char *pod_name, kube_rng_fn *rng, void *rng_userdata, char *out,
+                         size_t size);
+
+/* ------------------------------------------------------------------------------------------ */
+/* Controller helpers: the own Pod and its volumes                                             */
+
+/*
+ * GET the pod 'pod_name' in 'ns' (NULL: $POD_NAME / $POD_NAMESPACE, set from the downward
+ * API; -EINVAL when unset). '*out' owned by the caller.
+ */
+int kube_pod_get_self(struct kube_client *c, const char *pod_name, const char *ns,
+                      struct json_t **out, struct errbuf *err);
+
+struct kube_pod_volume {
+        char name[KUBE_NAME_MAX + 1];      /* the volume's name */
+        char container[KUBE_NAME_MAX + 1]; /* the container whose mount matched */
+        char mount_path[KUBE_PATH_MAX];
+        bool empty_dir;           /* the volume is an emptyDir */
+        char medium[32];          /* emptyDir.medium: "" (node disk) or "Memory" */
+        int64_t size_limit_bytes; /* emptyDir.sizeLimit; -1 when unset */
+};
+
+/*
+ * Find the volume holding 'path' (absolute) in 'pod': the volumeMount of 'container' (NULL:
+ * of any container, init containers included) whose mountPath is the longest whole-component
+ * prefix of 'path', then that volume's emptyDir sizeLimit and medium. -ENOENT when no mount
+ * holds the path, -EPROTO for a malformed pod or sizeLimit.
+ */
+int kube_pod_volume_find(const struct json_t *pod, const char *container, const char *path,
+                         struct kube_pod_volume *out, struct errbuf *err);
+
+/*
+ * A Kubernetes quantity ("500Mi", "1Gi", "10G", "1.5Gi", "1e3", "123456") in bytes, rounded up
+ * to a whole byte as resource.Quantity.Value() does. -EINVAL for junk or a negative value,
+ * -ERANGE beyond INT64_MAX. '*out' written only on success.
+ */
+int kube_quantity_parse(const char *s, int64_t *out);
+
 #endif

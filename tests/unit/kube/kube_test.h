@@ -28,5 +28,6 @@ void write_file(const char *dir, const char *name, const char *text, int rename_
 int run_config_tests(void);
 int run_client_tests(void);
 int run_watch_tests(void);
+int run_helper_tests(void);
 
 #endif

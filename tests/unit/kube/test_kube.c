@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * Unit tests of pkg/kube: the entry point, allocation-failure wrappers and file helpers shared
- * by the groups in test_config.c, test_client.c and test_watch.c.
+ * by the groups in test_config.c, test_client.c, test_watch.c and test_helpers.c.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -133,6 +133,7 @@ int main(void)
         failed += run_config_tests();
         failed += run_client_tests();
         failed += run_watch_tests();
+        failed += run_helper_tests();
         kube_global_cleanup();
         return failed == 0 ? 0 : 1;
 }
