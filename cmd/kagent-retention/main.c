@@ -157,6 +157,31 @@ static int cmd_prune(const struct config *c)
         return r.outcome == PRUNE_FAILED || r.outcome == PRUNE_SKIPPED ? EXIT_FAIL : EXIT_OK;
 }
 
+/* The effective configuration, once at start; the database URL with its password redacted. */
+static void log_config(const struct config *c)
+{
+        char url[512];
+        bool pg = strcmp(c->database_type, "postgres") == 0;
+
+        log_info("started", LOG_STR("version", KR_VERSION),
+                 LOG_STR("database_type", c->database_type),
+                 LOG_STR("sqlite_path", pg ? NULL : c->sqlite_path),
+                 LOG_STR("postgres_url",
+                         pg && c->postgres_url
+                                 ? store_conninfo_redact(c->postgres_url, url, sizeof(url))
+                                 : NULL),
+                 LOG_STR("postgres_url_file", pg ? c->postgres_url_file : NULL),
+                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !c->policy_file),
+                 LOG_INT("busy_timeout_ms", c->busy_timeout_ms),
+                 LOG_INT("volume_poll_ms", c->volume_poll_ms),
+                 LOG_INT("reserve_bytes", c->reserve_bytes),
+                 LOG_INT("volume_limit_bytes", c->volume_limit_bytes),
+                 LOG_STR("metrics_bind_address", c->metrics_address),
+                 LOG_STR("health_probe_bind_address", c->health_address),
+                 LOG_STR("log_level", c->log_level), LOG_STR("log_format", c->log_format),
+                 LOG_BOOL("once", c->once));
+}
+
 static int cmd_run(const struct config *c)
 {
         struct serving srv;
@@ -183,6 +208,7 @@ static int cmd_run(const struct config *c)
                 free(url);
                 return rc;
         }
+        log_config(c);
         cc.metrics = srv.metrics;
         cc.health = srv.health;
         cc.policy_file = c->policy_file;
@@ -197,13 +223,6 @@ static int cmd_run(const struct config *c)
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
                 return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAIL;
         }
-        log_info("started", LOG_STR("version", KR_VERSION),
-                 LOG_STR("database_type", c->database_type),
-                 LOG_STR("sqlite_path",
-                         strcmp(c->database_type, "sqlite") == 0 ? c->sqlite_path : NULL),
-                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !c->policy_file),
-                 LOG_INT("volume_poll_ms", c->volume_poll_ms),
-                 LOG_INT("reserve_bytes", c->reserve_bytes));
         rc = controller_run(ctl, &stop_requested, &err);
         if (c->once && controller_state(ctl)->runs > 0)
                 output_prune(&controller_state(ctl)->last_run, OUTPUT_TEXT,

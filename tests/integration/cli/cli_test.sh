@@ -56,6 +56,15 @@ expect_exit 2 "empty POSTGRES_DATABASE_URL_FILE" \
 expect_exit 2 "missing POSTGRES_DATABASE_URL_FILE" \
         env DATABASE_TYPE=postgres POSTGRES_DATABASE_URL_FILE="$work/none" "$bin" report
 
+# A PostgreSQL password never reaches the logs or errors, whatever fails.
+"$bin" run --database-type postgres --metrics-bind-address 0 --health-probe-bind-address 0 \
+        --postgres-database-url 'postgres://kagent:s3cr3t-pw@127.0.0.1:1/kagent?sslmode=disable' \
+        --once >"$work/out" 2>"$work/err"
+check "an unreachable database fails run" test $? -ne 0
+check "the effective configuration is logged with the URL redacted" \
+        grep -q '"postgres_url":"postgres://kagent:\*\*\*@127.0.0.1:1/kagent' "$work/err"
+check "the password appears nowhere" sh -c "! grep -q s3cr3t-pw '$work/out' '$work/err'"
+
 # report: text and JSON, largest table first.
 expect_exit 0 "report" "$bin" report --sqlite-database-path "$db"
 check "report names the schema" grep -q "schema gorm-sqlite" "$work/out"
