@@ -37,6 +37,12 @@ struct config {
         int64_t volume_poll_ms;
         int64_t reserve_bytes;
         int64_t volume_limit_bytes;
+        const char *policy_name; /* the RetentionPolicy to reconcile (Kubernetes mode) */
+        const char *ns;          /* its namespace; NULL: $POD_NAMESPACE or the kubeconfig's */
+        const char *kubeconfig;
+        const char *context;
+        bool leader_elect;
+        const char *lease_name;
         const char *metrics_address; /* --metrics-bind-address, "0" off */
         const char *health_address;  /* --health-probe-bind-address, "0" off */
         const char *now;             /* evaluate ages as of this instant (RFC 3339 or epoch ms) */

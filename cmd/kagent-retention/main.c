@@ -16,6 +16,7 @@
 #include "cli.h"
 #include "controller/controller.h"
 #include "datagen/datagen.h"
+#include "kube/kube.h"
 #include "log/log.h"
 #include "policy/policy.h"
 #include "prune/prune.h"
@@ -171,7 +172,10 @@ static void log_config(const struct config *c)
                                  ? store_conninfo_redact(c->postgres_url, url, sizeof(url))
                                  : NULL),
                  LOG_STR("postgres_url_file", pg ? c->postgres_url_file : NULL),
-                 LOG_STR("policy", c->policy_file), LOG_BOOL("monitor_only", !c->policy_file),
+                 LOG_STR("policy", c->policy_file),
+                 LOG_STR("policy_source", c->policy_file ? "file" : "kubernetes"),
+                 LOG_STR("policy_name", c->policy_file ? NULL : c->policy_name),
+                 LOG_STR("kubeconfig", c->kubeconfig), LOG_BOOL("leader_elect", c->leader_elect),
                  LOG_INT("busy_timeout_ms", c->busy_timeout_ms),
                  LOG_INT("volume_poll_ms", c->volume_poll_ms),
                  LOG_INT("reserve_bytes", c->reserve_bytes),
@@ -184,6 +188,7 @@ static void log_config(const struct config *c)
 
 static int cmd_run(const struct config *c)
 {
+        struct controller_kube_config kc;
         struct serving srv;
         struct controller_config cc;
         struct controller *ctl = NULL;
@@ -212,6 +217,18 @@ static int cmd_run(const struct config *c)
         cc.metrics = srv.metrics;
         cc.health = srv.health;
         cc.policy_file = c->policy_file;
+        if (!c->policy_file) {
+                /* No policy file: the RetentionPolicy comes from the Kubernetes API. */
+                memset(&kc, 0, sizeof(kc));
+                kc.kubeconfig = c->kubeconfig;
+                kc.context = c->context;
+                kc.ns = c->ns;
+                kc.policy_name = c->policy_name;
+                kc.leader_elect = c->leader_elect;
+                kc.lease_name = c->lease_name;
+                kc.required = c->kubeconfig || c->leader_elect;
+                cc.kube = &kc;
+        }
         cc.volume_poll_ms = c->volume_poll_ms;
         cc.reserve_bytes = c->reserve_bytes;
         cc.pod_limit_bytes = c->volume_limit_bytes;
@@ -316,6 +333,10 @@ int main(int argc, char **argv)
         }
         setup_logging(&c);
         install_signals();
+        if (kube_global_init(NULL) < 0) {
+                (void)fprintf(stderr, "out of memory\n");
+                return EXIT_FAIL;
+        }
         if (strcmp(command, "report") == 0)
                 return cmd_report(&c);
         if (strcmp(command, "prune") == 0)

@@ -20,6 +20,7 @@
 #include "base/clock.h"
 #include "base/errbuf.h"
 #include "base/str.h"
+#include "controller/internal.h"
 #include "httpd/httpd.h"
 #include "krmetrics/krmetrics.h"
 #include "log/log.h"
@@ -46,6 +47,8 @@ struct controller {
         int64_t next_scan_ms;
         int64_t last_foreign_write_ms;
         const volatile int *stop;
+        struct kubesync *ks; /* NULL without Kubernetes */
+        volatile int wake;   /* set by the Kubernetes thread: a new policy or leadership */
 };
 
 static int64_t mtime_ns(const char *path)
@@ -134,7 +137,52 @@ static void reload_policy(struct controller *c)
 
 static bool policy_active(const struct controller *c)
 {
-        return c->st.have_policy && c->st.policy_valid && !c->policy.suspend;
+        return c->st.have_policy && c->st.policy_valid && !c->policy.suspend && c->st.is_leader;
+}
+
+/* Take what the Kubernetes thread learned: a new policy (valid, invalid or gone), leadership. */
+static void sync_from_kube(struct controller *c)
+{
+        enum kubesync_policy state;
+        struct policy p;
+        char error[1024];
+
+        if (!c->ks)
+                return;
+        c->st.is_leader = kubesync_is_leader(c->ks);
+        c->st.api_reachable = kubesync_api_reachable(c->ks);
+        if (!kubesync_take_policy(c->ks, &state, &p, error, sizeof(error)))
+                return;
+        switch (state) {
+        case KUBESYNC_VALID:
+                controller_set_policy(c, &p);
+                break;
+        case KUBESYNC_INVALID:
+                c->st.have_policy = true;
+                c->st.policy_valid = false;
+                (void)str_copy(c->st.policy_error, error, sizeof(c->st.policy_error));
+                publish_policy(c);
+                kubesync_event(c->ks, "Warning", "InvalidSpec", error);
+                break;
+        case KUBESYNC_NO_POLICY:
+                controller_set_policy(c, NULL);
+                log_info("monitor-only: no policy, nothing is deleted");
+                break;
+        }
+}
+
+/* Hand the Kubernetes thread the status to write. */
+static void sync_to_kube(struct controller *c)
+{
+        const struct store_info *info = store_info(c->store);
+
+        (void)str_copy(c->st.db_type, store_type_name(info->type), sizeof(c->st.db_type));
+        (void)str_copy(c->st.db_schema, store_schema_name(info->schema), sizeof(c->st.db_schema));
+        c->st.db_writable = info->writable;
+        (void)str_copy(c->st.not_writable_reason, info->not_writable_reason,
+                       sizeof(c->st.not_writable_reason));
+        if (c->ks && c->st.have_policy)
+                kubesync_publish(c->ks, &c->st, &c->policy);
 }
 
 /* ---- the reserve file ------------------------------------------------------------------ */
@@ -357,6 +405,15 @@ static void run_ladder(struct controller *c)
                 c->st.pressure_reason[0] = '\0';
         if (c->cfg.metrics)
                 krmetrics_emergency_record(c->cfg.metrics, r);
+        if (c->ks) {
+                char msg[512];
+
+                (void)snprintf(msg, sizeof(msg),
+                               "volume at %.1f%% of its limit: emergency ladder %s: %s",
+                               usage_pct(c), r->relieved ? "relieved it" : "did not relieve it",
+                               r->message);
+                kubesync_event(c->ks, "Warning", "VolumePressure", msg);
+        }
         publish_measurements(c);
         log_info("emergency ladder finished", LOG_STR("result", prune_outcome_name(r->outcome)),
                  LOG_STR("message", r->message), LOG_INT("rows", r->rows),
@@ -394,6 +451,17 @@ static void scheduled_run(struct controller *c)
         log_run(r);
         if (c->cfg.metrics)
                 krmetrics_run_record(c->cfg.metrics, r);
+        c->st.run_failed = r->outcome == PRUNE_FAILED;
+        if (c->ks) {
+                static const char *const reasons[] = {
+                        [PRUNE_SUCCEEDED] = "PruneSucceeded", [PRUNE_FAILED] = "PruneFailed",
+                        [PRUNE_TRUNCATED] = "PruneSucceeded", [PRUNE_DRY_RUN] = "PruneDryRun",
+                        [PRUNE_SKIPPED] = "PruneSkipped",
+                };
+                bool warn = r->outcome == PRUNE_FAILED || r->outcome == PRUNE_SKIPPED;
+
+                kubesync_event(c->ks, warn ? "Warning" : "Normal", reasons[r->outcome], r->message);
+        }
         if (r->outcome == PRUNE_FAILED)
                 c->st.failures++;
         if (r->outcome == PRUNE_SUCCEEDED || r->outcome == PRUNE_TRUNCATED ||
@@ -410,6 +478,8 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         c->stop = stop;
         if (c->cfg.health)
                 httpd_health_beat(c->cfg.health);
+        c->wake = 0;
+        sync_from_kube(c);
         reload_policy(c);
         scan = now_ms >= c->next_scan_ms;
         if (measure(c, now_ms, scan) == 0 && scan) {
@@ -439,6 +509,7 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
                         scheduled_run(c);
         }
         reserve_ensure(c);
+        sync_to_kube(c);
         return 0;
 }
 
@@ -457,9 +528,9 @@ int controller_run(struct controller *c, const volatile int *stop, struct errbuf
                 wake = c->next_poll_ms;
                 if (c->st.have_policy && c->st.next_run_mono_ms < wake)
                         wake = c->st.next_run_mono_ms;
-                now = clock_mono_ms();
-                if (wake > now)
-                        clock_sleep_ms(wake - now, stop);
+                /* Sleep in short slices: a stop or a wake-up from the Kubernetes thread ends it. */
+                while ((now = clock_mono_ms()) < wake && !(stop && *stop) && !c->wake)
+                        clock_sleep_ms(wake - now < 20 ? wake - now : 20, stop);
         }
         return 0;
 }
@@ -507,6 +578,27 @@ int controller_new(const struct controller_config *cfg, struct controller **out,
                 controller_free(c);
                 return rc;
         }
+        c->st.is_leader = true;
+        c->st.api_reachable = true;
+        if (cfg->kube) {
+                int64_t pod_limit = 0;
+
+                rc = kubesync_start(cfg->kube, c->sqlite_path, cfg->metrics, &c->wake, &pod_limit,
+                                    &c->ks, err);
+                if (rc == -ENOENT && !cfg->kube->required) {
+                        log_warn("no Kubernetes configuration and no policy file: monitor-only",
+                                 LOG_STR("error", errbuf_msg(err)));
+                        errbuf_clear(err);
+                        c->ks = NULL;
+                } else if (rc < 0) {
+                        controller_free(c);
+                        return rc;
+                }
+                if (c->cfg.pod_limit_bytes <= 0)
+                        c->cfg.pod_limit_bytes = pod_limit;
+                if (c->ks)
+                        c->st.is_leader = kubesync_is_leader(c->ks);
+        }
         reload_policy(c);
         publish_policy(c);
         *out = c;
@@ -517,6 +609,7 @@ void controller_free(struct controller *c)
 {
         if (!c)
                 return;
+        kubesync_stop(c->ks);
         store_close(c->store);
         free(c->sqlite_path);
         free(c->postgres_url);

@@ -24,6 +24,18 @@ struct krmetrics;
 
 #define CONTROLLER_RESERVE_NAME ".kagent-retention-reserve"
 
+/* Where the policy comes from in a cluster, and how status is reported (see kubesync.c). */
+struct controller_kube_config {
+        const char *kubeconfig;  /* NULL: $KUBECONFIG, in-cluster, ~/.kube/config */
+        const char *context;     /* NULL: the kubeconfig's current context */
+        const char *ns;          /* NULL: $POD_NAMESPACE, else the configuration's namespace */
+        const char *policy_name; /* the one RetentionPolicy this sidecar reconciles */
+        const char *pod_name;    /* NULL: $POD_NAME (the Event reporter and Lease identity) */
+        bool leader_elect;       /* only the Lease holder prunes and writes status */
+        const char *lease_name;  /* NULL: "kagent-retention-<policy>" */
+        bool required;           /* false: no configuration found means monitor-only */
+};
+
 struct controller_config {
         struct store_config store;
         const char *policy_file;     /* NULL: monitor-only until a policy is set */
@@ -34,6 +46,7 @@ struct controller_config {
         bool once;                   /* run one cycle (measure, ladder if needed, prune), return */
         struct krmetrics *metrics;   /* optional, borrowed: updated as the loop learns */
         struct httpd_health *health; /* optional, borrowed: heartbeat and readiness */
+        const struct controller_kube_config *kube; /* NULL: no Kubernetes (policy file) */
 };
 
 /* What the loop knows, for logs, metrics and status. Plain values: copied out under no lock
@@ -57,6 +70,13 @@ struct controller_state {
         int64_t runs, ladders, failures;
         int64_t last_success_wall_ms;
         int64_t next_run_mono_ms;
+        char db_type[16];   /* sqlite | postgres */
+        char db_schema[48]; /* gorm-sqlite, turso-sqlite, ... */
+        bool db_writable;   /* deletes allowed now */
+        char not_writable_reason[160];
+        bool is_leader;     /* true without leader election */
+        bool api_reachable; /* the last Kubernetes request succeeded (true without one) */
+        bool run_failed;    /* the last scheduled run failed */
 };
 
 struct controller;
