@@ -147,6 +147,7 @@ struct kube_event_recorder {
         char *controller;
         char *instance;
         int64_t window_ms;
+        uint64_t rng_state; /* the sub-millisecond part of new Events' names */
         struct entry entries[KUBE_EVENT_CACHE_ENTRIES];
 };
 
@@ -165,6 +166,7 @@ int kube_event_recorder_new(const struct kube_event_source *src, int64_t window_
         r->src.controller = r->controller;
         r->src.instance = r->instance;
         r->window_ms = window_ms > 0 ? window_ms : KUBE_EVENT_WINDOW_MS;
+        r->rng_state = kube_rng_seed();
         *out = r;
         return 0;
 }
@@ -274,19 +276,47 @@ static int events_path(enum kube_event_api api, const char *ns, const char *name
                          out, size, err);
 }
 
+/*
+ * Give 'ev' a name unique beyond the millisecond: the object's name and the time in hex
+ * nanoseconds as client-go does, with random nanoseconds, since the times we get are in ms and
+ * two Events on one object (or from two replicas) may fall in the same millisecond.
+ */
+static int rename_event(struct kube_event_recorder *r, const struct kube_object_ref *ref,
+                        json_t *ev, int64_t now_wall_ms)
+{
+        char name[KUBE_NAME_MAX + 1];
+        uint64_t ns = (uint64_t)now_wall_ms * 1000000ULL + kube_rng_next(&r->rng_state) % 1000000;
+
+        (void)snprintf(name, sizeof(name), "%.*s.%016llx",
+                       (int)(KUBE_NAME_MAX - EVENT_SUFFIX_CHARS), ref->name,
+                       (unsigned long long)ns);
+        return json_object_set_new(json_object_get(ev, "metadata"), "name", json_string(name));
+}
+
 static int create_event(struct kube_event_recorder *r, struct kube_client *c,
                         const struct kube_object_ref *ref, const struct kube_event_spec *spec,
                         int64_t now_wall_ms, struct kube_event_decision *d, struct errbuf *err)
 {
         char path[KUBE_PATH_MAX];
         json_t *ev = NULL;
+        int tries;
         int rc;
 
         rc = kube_event_build(&r->src, ref, spec, now_wall_ms, &ev, err);
         if (rc == 0)
                 rc = events_path(r->src.api, ref->ns, NULL, path, sizeof(path), err);
-        if (rc >= 0)
+        /* A name taken (the same nanosecond by chance) is retried once with another. */
+        for (tries = 0; rc >= 0 && tries < 2; tries++) {
+                if (rename_event(r, ref, ev, now_wall_ms) < 0) {
+                        rc = errbuf_set(err, -ENOMEM, "out of memory");
+                        break;
+                }
                 rc = kube_create(c, path, ev, NULL, err);
+                if (rc == -EEXIST && tries == 0)
+                        rc = 0; /* go round once more */
+                else
+                        break;
+        }
         if (rc == 0) {
                 d->action = KUBE_EVENT_CREATE;
                 d->count = 1;

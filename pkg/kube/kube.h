@@ -476,6 +476,8 @@ struct kube_event_recorder;
  * object (uid, else namespace/kind/name) within 'window_ms' of the previous occurrence
  * (0: KUBE_EVENT_WINDOW_MS) patches the count of the Event it created instead of creating a
  * new one. Remembers the KUBE_EVENT_CACHE_ENTRIES most recent Events. 'src' strings copied.
+ * New Events get random sub-millisecond digits in their names, so Events created in the same
+ * millisecond do not collide.
  */
 int kube_event_recorder_new(const struct kube_event_source *src, int64_t window_ms,
                             struct kube_event_recorder **out, struct errbuf *err);

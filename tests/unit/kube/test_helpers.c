@@ -294,9 +294,21 @@ static const struct fake_resp event_script[] = {
         { 201, false, NULL, { "{}" } },
         { 200, false, NULL, { "{}" } },
         { 404, false, NULL, { "{\"kind\":\"Status\",\"code\":404,\"reason\":\"NotFound\"}" } },
+        { 409, false, NULL, { "{\"kind\":\"Status\",\"code\":409,\"reason\":\"AlreadyExists\"}" } },
         { 201, false, NULL, { "{}" } },
         { 500, false, NULL, { "{}" } },
 };
+
+static const char *body_name(const struct fake_req *r, char *out, size_t size)
+{
+        json_t *body = json_loads(r->body, 0, NULL);
+
+        (void)snprintf(
+                out, size, "%s",
+                json_string_value(json_object_get(json_object_get(body, "metadata"), "name")));
+        json_decref(body);
+        return out;
+}
 
 static void test_event_record(void **state)
 {
@@ -320,7 +332,7 @@ static void test_event_record(void **state)
         assert_int_equal(kube_event_recorder_new(&src, 0, &r, &err), 0);
         assert_int_equal(kube_event_record(r, c, &ref, &spec, t0, &err), 0);
         assert_int_equal(kube_event_record(r, c, &ref, &spec, t0 + 1000, &err), 0);
-        /* The Event expired on the server: PATCH 404, then a new one. */
+        /* The Event expired on the server: PATCH 404, then a new one (its name taken once). */
         assert_int_equal(kube_event_record(r, c, &ref, &spec, t0 + 2000, &err), 0);
         /* Failure: the recorder does not change. */
         kube_event_recorder_decide(r, &ref, &spec, t0 + 3000, &d);
@@ -330,7 +342,7 @@ static void test_event_record(void **state)
         kube_event_recorder_decide(r, &ref, &spec, t0 + 3000, &d);
         assert_int_equal(d.count, 2);
         pthread_mutex_lock(&s.mu);
-        assert_int_equal(s.nreq, 5);
+        assert_int_equal(s.nreq, 6);
         assert_string_equal(s.reqs[0].method, "POST");
         assert_string_equal(s.reqs[0].path, "/apis/events.k8s.io/v1/namespaces/kagent/events");
         body = json_loads(s.reqs[0].body, 0, NULL);
@@ -345,8 +357,19 @@ static void test_event_record(void **state)
                                             "\"2026-01-02T03:04:06.000000Z\"}}");
         assert_string_equal(s.reqs[2].method, "PATCH");
         assert_non_null(strstr(s.reqs[2].body, "\"count\":3"));
+        /* The new Event's name was taken: once more with other sub-millisecond digits. */
         assert_string_equal(s.reqs[3].method, "POST");
-        assert_string_equal(s.reqs[4].method, "PATCH");
+        assert_string_equal(s.reqs[4].method, "POST");
+        {
+                char a[300];
+                char b[300];
+
+                assert_string_not_equal(body_name(&s.reqs[3], a, sizeof(a)),
+                                        body_name(&s.reqs[4], b, sizeof(b)));
+                assert_memory_equal(a, "default.", 8);
+                assert_int_equal(strlen(a), strlen("default.") + 16);
+        }
+        assert_string_equal(s.reqs[5].method, "PATCH");
         pthread_mutex_unlock(&s.mu);
         kube_event_recorder_free(r);
         kube_client_free(c);
