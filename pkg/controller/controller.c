@@ -505,6 +505,8 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
                         log_warn("policy invalid: skipping the run");
                 else if (c->policy.suspend)
                         log_info("suspended: measuring only");
+                else if (!c->st.is_leader)
+                        log_info("not the leader: measuring only");
                 else
                         scheduled_run(c);
         }
