@@ -559,7 +559,19 @@ void kube_leader_free(struct kube_leader *le);
  * until the next tick is due.
  */
 int kube_leader_tick(struct kube_leader *le, int64_t *out_next_ms, struct errbuf *err);
+/*
+ * True while leading: the last tick held the Lease and its renewal is younger than
+ * renewDeadline, by the elector's monotonic clock, so a tick that is late (its thread blocked)
+ * cannot stretch leadership.
+ */
 bool kube_leader_is_leader(const struct kube_leader *le);
+/*
+ * The monotonic time (ms, the elector's clock) until which leadership is certain: the last
+ * successful renewal + renewDeadline; 0 when not leading. A value to hand to other threads:
+ * they may act as leader only while the clock is below it, even when the elector's thread is
+ * stuck in a slow request.
+ */
+int64_t kube_leader_deadline_ms(const struct kube_leader *le);
 /* Give the Lease up on shutdown (holderIdentity cleared) when leading. 0 or the API error. */
 int kube_leader_release(struct kube_leader *le, struct errbuf *err);
 /* "<pod>_<16 hex digits>" into out[size]; 'pod_name' NULL: the host name. -EMSGSIZE. */

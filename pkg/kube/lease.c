@@ -59,25 +59,53 @@ static int64_t mono(const struct kube_leader *le)
         return le->clock.mono_ms(le->clock.userdata);
 }
 
+/*
+ * A request of the default ops. Its timeout is what is left of the renew deadline (at least a
+ * second) while leading, so a hung API server cannot hold a tick past the deadline; a
+ * candidate waits at most renewDeadline.
+ */
+static int lease_request(struct kube_leader *le, const char *method, const char *path,
+                         const json_t *body, json_t **out, struct errbuf *err)
+{
+        struct kube_request req = { .method = method, .path = path };
+        int64_t left = le->renew_deadline_ms;
+        char *text = NULL;
+        int rc;
+
+        if (le->leader)
+                left = le->renewed_mono_ms + le->renew_deadline_ms - mono(le);
+        req.timeout_ms = left > 1000 ? left : 1000;
+        if (body) {
+                text = json_dumps(body, JSON_COMPACT);
+                if (!text)
+                        return errbuf_set(err, -ENOMEM, "out of memory");
+                req.body = text;
+                req.body_len = strlen(text);
+        }
+        rc = kube_request(le->client, &req, out, err);
+        free(text);
+        return rc;
+}
+
 static int client_get(void *userdata, json_t **out, struct errbuf *err)
 {
         struct kube_leader *le = userdata;
 
-        return kube_get(le->client, le->path, out, err);
+        return lease_request(le, "GET", le->path, NULL, out, err);
 }
 
 static int client_create(void *userdata, const json_t *lease, json_t **out, struct errbuf *err)
 {
         struct kube_leader *le = userdata;
 
-        return kube_create(le->client, le->collection, lease, out, err);
+        return lease_request(le, "POST", le->collection, lease, out, err);
 }
 
 static int client_update(void *userdata, const json_t *lease, json_t **out, struct errbuf *err)
 {
         struct kube_leader *le = userdata;
 
-        return kube_replace(le->client, le->path, lease, out, err);
+        return lease_request(le, "PUT", le->path, lease, out, err);
 }
 
 int kube_leader_new(struct kube_client *c, const struct kube_lease_config *cfg,
@@ -160,7 +188,12 @@ void kube_leader_free(struct kube_leader *le)
 
 bool kube_leader_is_leader(const struct kube_leader *le)
 {
-        return le->leader;
+        return kube_leader_deadline_ms(le) > mono(le);
+}
+
+int64_t kube_leader_deadline_ms(const struct kube_leader *le)
+{
+        return le->leader ? le->renewed_mono_ms + le->renew_deadline_ms : 0;
 }
 
 /* A Lease spec: holder, acquired at 'acquire' and renewed at 'renew' (MicroTime). */
@@ -294,21 +327,22 @@ int kube_leader_tick(struct kube_leader *le, int64_t *out_next_ms, struct errbuf
         if (now < le->next_mono_ms) {
                 if (out_next_ms)
                         *out_next_ms = le->next_mono_ms - now;
-                return le->leader ? 1 : 0;
+                return kube_leader_is_leader(le) ? 1 : 0;
         }
         rc = try_acquire_or_renew(le, now, err);
         le->next_mono_ms = now + le->retry_period_ms;
         if (rc == -ESTALE && !le->leader)
                 rc = 0; /* a candidate that lost the race: another one leads */
         if (rc == 1) {
+                /* From the attempt's start: the earliest the server can have seen the write. */
                 le->leader = true;
                 le->renewed_mono_ms = now;
-        } else if (rc == 0 || now - le->renewed_mono_ms >= le->renew_deadline_ms) {
+        } else if (rc == 0 || mono(le) - le->renewed_mono_ms >= le->renew_deadline_ms) {
                 /* Another holder, or no renewal in time: someone may take over any moment. */
                 le->leader = false;
         }
         if (rc == -ESTALE) /* a leader's renewal raced: re-read next time, within the deadline */
-                rc = le->leader ? 1 : 0;
+                rc = kube_leader_is_leader(le) ? 1 : 0;
         if (le->leader != was_leader)
                 log_debug(le->leader ? "lease acquired" : "lease lost", LOG_STR("lease", le->name),
                           LOG_STR("identity", le->identity));
@@ -316,7 +350,7 @@ int kube_leader_tick(struct kube_leader *le, int64_t *out_next_ms, struct errbuf
                 *out_next_ms = le->retry_period_ms;
         if (rc < 0)
                 return rc;
-        return le->leader ? 1 : 0;
+        return kube_leader_is_leader(le) ? 1 : 0;
 }
 
 int kube_leader_release(struct kube_leader *le, struct errbuf *err)

@@ -386,11 +386,15 @@ struct fake_lease_api {
         int fail_n;
         bool conflict_next; /* the next write loses a race */
         int calls;
+        int64_t stall_ms; /* each call takes this long on the fake clock */
 };
+
+static int64_t fake_mono_now;
 
 static int fake_fail(struct fake_lease_api *api, struct errbuf *err)
 {
         api->calls++;
+        fake_mono_now += api->stall_ms;
         if (api->fail_n > 0) {
                 api->fail_n--;
                 return errbuf_set(err, api->fail, "fake api failure");
@@ -462,8 +466,6 @@ static int fake_update(void *userdata, const json_t *lease, json_t **out, struct
 }
 
 static const struct kube_lease_ops fake_ops = { fake_get, fake_create, fake_update };
-
-static int64_t fake_mono_now;
 
 static int64_t fake_mono(void *userdata)
 {
@@ -559,8 +561,8 @@ static void test_lease_state_machine(void **state)
         assert_int_equal(tick(b), 1);
         assert_string_equal(holder(api), "pod-b_2");
         assert_int_equal(spec_int(api, "leaseTransitions"), 1);
-        /* A comes back believing it leads: seeing B as the holder, it has lost. */
-        assert_true(kube_leader_is_leader(a));
+        /* A, stuck for 16 s, stopped counting itself leader at its deadline; B holds it now. */
+        assert_false(kube_leader_is_leader(a));
         assert_int_equal(tick(a), 0);
         assert_false(kube_leader_is_leader(a));
         assert_string_equal(holder(api), "pod-b_2");
@@ -580,6 +582,31 @@ static void test_lease_state_machine(void **state)
         /* Back: B still holds the record, renews and leads again. */
         fake_mono_now += 2000;
         assert_int_equal(tick(b), 1);
+        /* Leadership is bounded by time, not by ticks: a thread that stops ticking loses it. */
+        {
+                int64_t renewed = fake_mono_now;
+
+                assert_int_equal(kube_leader_deadline_ms(b), renewed + 10000);
+                fake_mono_now += 9999;
+                assert_true(kube_leader_is_leader(b));
+                fake_mono_now += 1;
+                assert_false(kube_leader_is_leader(b));
+                assert_int_equal(kube_leader_deadline_ms(a), 0);
+                /* A late tick renews. A renewal stalled past the deadline then fails: lost. */
+                assert_int_equal(tick(b), 1);
+                api->stall_ms = 6000;
+                api->fail = -ETIMEDOUT;
+                api->fail_n = 1;
+                fake_mono_now += 2000;
+                assert_int_equal(tick(b), -ETIMEDOUT); /* 8 s after the renewal: still leader */
+                assert_true(kube_leader_is_leader(b));
+                api->fail_n = 1;
+                assert_int_equal(tick(b), -ETIMEDOUT); /* due at once; 14 s: lost */
+                assert_false(kube_leader_is_leader(b));
+                api->stall_ms = 0;
+                fake_mono_now += 2000;
+                assert_int_equal(tick(b), 1);
+        }
         /* Release on shutdown: the holder cleared, the next candidate takes over at once. */
         assert_int_equal(kube_leader_release(b, &err), 0);
         assert_false(kube_leader_is_leader(b));
