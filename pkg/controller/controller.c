@@ -319,13 +319,19 @@ static void on_batch(const struct store_batch_result *b, void *userdata)
                 httpd_health_beat(c->cfg.health);
 }
 
-/* A scheduled run: keep beating the liveness heartbeat while it works. */
+/* Between batches of a run: beat the liveness heartbeat, and stop at once when the Lease
+ * was lost (another replica may already be pruning). */
 static bool beat(void *userdata)
 {
         struct controller *c = userdata;
 
         if (c->cfg.health)
                 httpd_health_beat(c->cfg.health);
+        if (c->ks && !kubesync_is_leader(c->ks)) {
+                log_warn("leadership lost: stopping the run");
+                c->st.is_leader = false;
+                return false;
+        }
         return true;
 }
 
@@ -333,7 +339,8 @@ static bool above_low(void *userdata)
 {
         struct controller *c = userdata;
 
-        (void)beat(c);
+        if (!beat(c))
+                return false;
         if (measure(c, clock_mono_ms(), false) < 0)
                 return true;
         return usage_pct(c) > (double)c->policy.low_watermark_pct;

@@ -75,6 +75,7 @@ struct kubesync {
         struct queued_event queue[EVENTS_MAX];
         int n_queue;
         bool is_leader;
+        int64_t leader_deadline_ms; /* monotonic: leading only while the clock is below it */
         bool api_ok;
 };
 
@@ -103,7 +104,8 @@ bool kubesync_is_leader(struct kubesync *ks)
         bool v;
 
         (void)pthread_mutex_lock(&ks->mu);
-        v = ks->is_leader;
+        /* The elector's thread may be stuck in a slow request: the deadline decides. */
+        v = ks->is_leader && (!ks->leader || clock_mono_ms() < ks->leader_deadline_ms);
         (void)pthread_mutex_unlock(&ks->mu);
         return v;
 }
@@ -489,6 +491,7 @@ static void leader_tick(struct kubesync *ks)
         (void)pthread_mutex_lock(&ks->mu);
         was = ks->is_leader;
         ks->is_leader = kube_leader_is_leader(ks->leader);
+        ks->leader_deadline_ms = kube_leader_deadline_ms(ks->leader);
         (void)pthread_mutex_unlock(&ks->mu);
         if (was != kube_leader_is_leader(ks->leader)) {
                 log_info(was ? "leadership lost" : "leadership acquired",
@@ -612,11 +615,12 @@ int kubesync_start(const struct controller_kube_config *cfg, const char *db_path
         struct kube_config_options opt = { cfg->kubeconfig, cfg->context };
         struct kube_config kc;
         struct kubesync *ks = calloc(1, sizeof(*ks));
-        const char *pod =
-                cfg->pod_name ? cfg->pod_name : getenv("POD_NAME"); /* NOLINT(concurrency-mt-unsafe):
-                                                                       start-up, one thread */
-        const char *ns = cfg->ns ? cfg->ns : getenv("POD_NAMESPACE"); /* NOLINT(concurrency-mt-unsafe):
-                                                                         start-up, one thread */
+        const char *pod = cfg->pod_name ? cfg->pod_name
+                                        : getenv("POD_NAME"); /* NOLINT(concurrency-mt-unsafe):
+                                                                 start-up, one thread */
+        const char *ns =
+                cfg->ns ? cfg->ns : getenv("POD_NAMESPACE"); /* NOLINT(concurrency-mt-unsafe):
+                                                                start-up, one thread */
         int rc;
 
         memset(&kc, 0, sizeof(kc));
