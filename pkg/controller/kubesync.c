@@ -247,6 +247,8 @@ static int on_watch(const struct kube_watch_event *ev, void *userdata)
         switch (ev->type) {
         case KUBE_WATCH_SYNC:
                 set_api_ok(ks, true);
+                if (ks->metrics)
+                        krmetrics_kube_request_record(ks->metrics, "list", 200);
                 if (json_array_size(ev->object) > 0)
                         policy_seen(ks, json_array_get(ev->object, 0));
                 else
@@ -266,8 +268,11 @@ static int on_watch(const struct kube_watch_event *ev, void *userdata)
         case KUBE_WATCH_ERROR:
                 if (ev->error == -EAGAIN || ev->error == -ETIMEDOUT)
                         set_api_ok(ks, false);
-                if (ks->metrics)
+                if (ks->metrics) {
                         krmetrics_watch_restart_record(ks->metrics, "retentionpolicies");
+                        krmetrics_kube_request_record(ks->metrics, ev->relist ? "list" : "watch",
+                                                      (int)kube_client_last_status(ks->client));
+                }
                 log_warn("policy watch interrupted", LOG_STR("error", ev->message),
                          LOG_INT("retry_in_ms", ev->retry_in_ms), LOG_BOOL("relist", ev->relist));
                 break;
