@@ -11,6 +11,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <math.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,7 +49,7 @@ struct controller {
         int64_t last_foreign_write_ms;
         const volatile int *stop;
         struct kubesync *ks; /* NULL without Kubernetes */
-        volatile int wake;   /* set by the Kubernetes thread: a new policy or leadership */
+        atomic_int wake;     /* set by the Kubernetes thread: a new policy or leadership */
 };
 
 static int64_t mtime_ns(const char *path)
@@ -485,7 +486,7 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         c->stop = stop;
         if (c->cfg.health)
                 httpd_health_beat(c->cfg.health);
-        c->wake = 0;
+        atomic_store(&c->wake, 0);
         sync_from_kube(c);
         reload_policy(c);
         scan = now_ms >= c->next_scan_ms;
@@ -538,7 +539,7 @@ int controller_run(struct controller *c, const volatile int *stop, struct errbuf
                 if (c->st.have_policy && c->st.next_run_mono_ms < wake)
                         wake = c->st.next_run_mono_ms;
                 /* Sleep in short slices: a stop or a wake-up from the Kubernetes thread ends it. */
-                while ((now = clock_mono_ms()) < wake && !(stop && *stop) && !c->wake)
+                while ((now = clock_mono_ms()) < wake && !(stop && *stop) && !atomic_load(&c->wake))
                         clock_sleep_ms(wake - now < 20 ? wake - now : 20, stop);
         }
         return 0;

@@ -2,6 +2,7 @@
 #ifndef CONTROLLER_INTERNAL_H
 #define CONTROLLER_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -31,7 +32,7 @@ enum kubesync_policy {
  * sizeLimit goes to '*out_pod_limit', 0 when unknown), and start the thread.
  */
 int kubesync_start(const struct controller_kube_config *cfg, const char *db_path,
-                   struct krmetrics *metrics, volatile int *wake, int64_t *out_pod_limit,
+                   struct krmetrics *metrics, atomic_int *wake, int64_t *out_pod_limit,
                    struct kubesync **out, struct errbuf *err);
 /* Stop the thread (releasing the Lease when held) and free. Accepts NULL. */
 void kubesync_stop(struct kubesync *ks);

@@ -49,7 +49,7 @@ struct kubesync {
         struct kube_event_recorder *events;
         struct kube_leader *leader;
         struct krmetrics *metrics;
-        volatile int *wake;
+        atomic_int *wake;
         pthread_t thread;
         bool started;
         volatile int stop;
@@ -123,6 +123,8 @@ bool kubesync_api_reachable(struct kubesync *ks)
 void kubesync_publish(struct kubesync *ks, const struct controller_state *st,
                       const struct policy *p)
 {
+        bool urgent;
+
         (void)pthread_mutex_lock(&ks->mu);
         if (!ks->have_snapshot || st->runs != ks->snap.runs || st->ladders != ks->snap.ladders ||
             st->policy_valid != ks->snap.policy_valid ||
@@ -132,8 +134,9 @@ void kubesync_publish(struct kubesync *ks, const struct controller_state *st,
         ks->snap = *st;
         ks->snap_policy = *p;
         ks->have_snapshot = true;
+        urgent = ks->snapshot_urgent;
         (void)pthread_mutex_unlock(&ks->mu);
-        if (ks->snapshot_urgent && ks->watch)
+        if (urgent && ks->watch)
                 kube_watch_wakeup(ks->watch);
 }
 
@@ -174,7 +177,7 @@ static void deliver_policy(struct kubesync *ks, enum kubesync_policy state, cons
         ks->policy_changed = true;
         (void)pthread_mutex_unlock(&ks->mu);
         if (ks->wake)
-                *ks->wake = 1;
+                atomic_store(ks->wake, 1);
 }
 
 /* Remember the object's identity and conditions; parse and hand over its spec. */
@@ -408,6 +411,7 @@ static void write_status(struct kubesync *ks)
         json_t *patch = NULL;
         struct errbuf err;
         bool urgent;
+        bool have;
         int64_t now = clock_mono_ms();
         int rc;
 
@@ -418,11 +422,11 @@ static void write_status(struct kubesync *ks)
                 return;
         (void)pthread_mutex_lock(&ks->mu);
         urgent = ks->snapshot_urgent;
-        if (ks->have_snapshot)
+        have = ks->have_snapshot;
+        if (have)
                 *st = ks->snap;
         (void)pthread_mutex_unlock(&ks->mu);
-        if (!ks->have_snapshot ||
-            (!urgent && ks->last_status && now - ks->last_write_ms < STATUS_REFRESH_MS) ||
+        if (!have || (!urgent && ks->last_status && now - ks->last_write_ms < STATUS_REFRESH_MS) ||
             (!urgent && now - ks->last_write_ms < STATUS_RETRY_MS))
                 goto out;
         patch = status_patch(ks, st);
@@ -504,7 +508,7 @@ static void leader_tick(struct kubesync *ks)
                 if (ks->metrics)
                         krmetrics_leader_set(ks->metrics, !was);
                 if (ks->wake)
-                        *ks->wake = 1;
+                        atomic_store(ks->wake, 1);
         }
 }
 
@@ -614,7 +618,7 @@ static int start_helpers(struct kubesync *ks, const struct controller_kube_confi
 }
 
 int kubesync_start(const struct controller_kube_config *cfg, const char *db_path,
-                   struct krmetrics *metrics, volatile int *wake, int64_t *out_pod_limit,
+                   struct krmetrics *metrics, atomic_int *wake, int64_t *out_pod_limit,
                    struct kubesync **out, struct errbuf *err)
 {
         struct kube_config_options opt = { cfg->kubeconfig, cfg->context };
