@@ -147,8 +147,18 @@ int policy_duration_parse(const char *s, int64_t *out_ms)
                         return -EINVAL;
                 total += ns;
         }
-        /* Round half up to whole milliseconds. */
-        *out_ms = (int64_t)((total / NS_PER_MS) + (total % NS_PER_MS >= NS_PER_MS / 2 ? 1 : 0));
+        /*
+         * Round half up to whole milliseconds, but never past the largest whole millisecond
+         * that still fits the nanosecond range: a duration we accept must print as one we
+         * accept again (found by fuzz_units).
+         */
+        {
+                uint64_t ms = total / NS_PER_MS + (total % NS_PER_MS >= NS_PER_MS / 2 ? 1 : 0);
+
+                if (ms > (uint64_t)INT64_MAX / NS_PER_MS)
+                        ms = (uint64_t)INT64_MAX / NS_PER_MS;
+                *out_ms = (int64_t)ms;
+        }
         return 0;
 }
 
