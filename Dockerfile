@@ -1,0 +1,74 @@
+# SPDX-License-Identifier: Apache-2.0
+# kagent-retention image: built from source with the project's CMake, run from an image that holds
+# the binary, the shared libraries it links (and theirs), CA certificates and a passwd entry for
+# UID 65532 — no shell, no package manager.
+#
+#   buildah bud --isolation chroot --storage-driver vfs -t kagent-retention .   (or docker build)
+#
+# DEBIAN_IMAGE is any Debian 12 image (default: the official one). Where no registry is reachable,
+# scripts/build-image makes one with debootstrap and passes it here.
+ARG DEBIAN_IMAGE=debian:bookworm
+
+FROM ${DEBIAN_IMAGE} AS build
+# The toolchain and the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka).
+# scripts/build-image's debootstrap base already has them, so this step only refreshes the lists.
+RUN apt-get update \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+      build-essential cmake pkg-config ca-certificates \
+      libsqlite3-dev libpq-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
+ && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY CMakeLists.txt ./
+COPY cmake/ cmake/
+COPY pkg/ pkg/
+COPY cmd/ cmd/
+RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DWERROR=OFF \
+ && cmake --build /build -j"$(nproc)" \
+ && install -D -s -m 0755 /build/cmd/kagent-retention/kagent-retention /rootfs/usr/local/bin/kagent-retention
+# The runtime file system: every library the dynamic loader resolves for the binary (ldd lists
+# the whole closure: libsqlite3, libpq5, libcurl4, libjansson4, libyaml-0-2, libmicrohttpd12 and
+# what they link: OpenSSL, Kerberos, LDAP, nghttp2, ...), the loader, the merged-/usr symlinks, the
+# CA bundle (libcurl's and libpq's default), and passwd/group entries for 65532 (libpq looks the
+# user up when the URL names none). /tmp is 1777 for TMPDIR (VACUUM's temporary copy).
+RUN set -eu; \
+    for d in bin lib lib32 lib64 libx32 sbin; do \
+      if [ -L "/$d" ]; then mkdir -p "/rootfs$(readlink -f "/$d")"; ln -s "$(readlink "/$d")" "/rootfs/$d"; fi; \
+    done; \
+    ldd /rootfs/usr/local/bin/kagent-retention | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
+      | sort -u > /tmp/libs; \
+    cat /tmp/libs; \
+    while read -r lib; do \
+      real=$(readlink -f "$lib"); \
+      mkdir -p "/rootfs$(dirname "$real")"; \
+      cp -a "$real" "/rootfs$real"; \
+      [ -e "/rootfs$lib" ] || ln -s "$real" "/rootfs$lib"; \
+    done < /tmp/libs; \
+    mkdir -p /rootfs/etc/ssl/certs /rootfs/tmp /rootfs/home/nonroot; \
+    cp /etc/ssl/certs/ca-certificates.crt /rootfs/etc/ssl/certs/; \
+    printf 'root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n' > /rootfs/etc/passwd; \
+    printf 'root:x:0:\nnonroot:x:65532:\n' > /rootfs/etc/group; \
+    printf 'hosts: files dns\n' > /rootfs/etc/nsswitch.conf; \
+    chmod 1777 /rootfs/tmp; chown 65532:65532 /rootfs/home/nonroot; \
+    /rootfs/usr/local/bin/kagent-retention version
+
+FROM scratch
+ARG VERSION=0.1.0
+ARG REVISION=unknown
+ARG CREATED=unknown
+COPY --from=build /rootfs/ /
+ENV PATH=/usr/local/bin TMPDIR=/tmp
+USER 65532:65532
+WORKDIR /home/nonroot
+EXPOSE 9464 9465
+LABEL org.opencontainers.image.title="kagent-retention" \
+      org.opencontainers.image.description="Retention controller for kagent's database: prunes what a RetentionPolicy allows, guards the SQLite volume, exports metrics" \
+      org.opencontainers.image.source="https://github.com/kagent-dev/kagent-retention" \
+      org.opencontainers.image.url="https://github.com/kagent-dev/kagent-retention" \
+      org.opencontainers.image.documentation="https://github.com/kagent-dev/kagent-retention/blob/main/README.md" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.vendor="kagent-retention maintainers" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.created="${CREATED}"
+ENTRYPOINT ["kagent-retention"]
+CMD ["run"]
