@@ -242,6 +242,8 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual(other.stop(), 0)
 
     @unittest.skipUnless(shutil.which("valgrind"), "valgrind is not installed")
+    @unittest.skipIf(os.environ.get("KR_SANITIZE", "OFF").upper() in ("ON", "1", "TRUE"),
+                     "a sanitizer build cannot run under valgrind")
     def test_06_valgrind(self):
         """The whole sidecar (Kubernetes thread, TLS, metrics server, a prune, status, Events,
         shutdown) under valgrind memcheck: no memory errors, no leaks."""
