@@ -146,3 +146,14 @@ class Kustomize(unittest.TestCase):
         for m, c in pairs:
             self.assertTrue(filecmp.cmp(os.path.join(MANIFESTS, m), os.path.join(lib.CHART, c), shallow=False),
                             "charts/kagent-retention/%s differs from manifests/%s: copy it" % (c, m))
+
+    def test_github_workflow(self):
+        """The workflow that runs the real helm and kind parses and names paths that exist."""
+        import re
+        import yaml
+        path = os.path.join(lib.SRC, ".github", "workflows", "install.yaml")
+        wf = yaml.safe_load(open(path))
+        self.assertEqual(sorted(wf["jobs"]), ["helm", "kind"])
+        text = open(path).read()
+        for p in set(re.findall(r"\b((?:charts|manifests|tests/install)/[\w./-]*\w)", text)):
+            self.assertTrue(os.path.exists(os.path.join(lib.SRC, p)), p)
