@@ -11,12 +11,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
         char *s = fuzz_cstr(data, size);
         int64_t v = 0;
-        char out[64];
 
         if (!s)
                 return 0;
         if (policy_duration_parse(s, &v) == 0) {
                 int64_t again = -1;
+                char out[64];
 
                 (void)policy_duration_format(v, out, sizeof(out));
                 /* What we print must parse back to the same value. */

@@ -26,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         step = (size_t)data[0] % 64 + 1;
         data++;
         size--;
-        kube_watch_decoder_init(&d, 64 * 1024);
+        kube_watch_decoder_init(&d, (size_t)64 * 1024);
         for (size_t off = 0; off < size; off += step) {
                 size_t n = size - off < step ? size - off : step;
 
