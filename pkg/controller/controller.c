@@ -84,6 +84,9 @@ static void publish_policy(struct controller *c)
                 (void)snprintf(detail, sizeof(detail), "monitor-only: no policy");
         else if (!c->st.policy_valid)
                 (void)snprintf(detail, sizeof(detail), "policy invalid: %s", c->st.policy_error);
+        else if (c->st.db_corrupt)
+                (void)snprintf(detail, sizeof(detail), "measuring only: %s",
+                               c->st.db_corrupt_reason);
         else if (!store_info(c->store)->writable)
                 (void)snprintf(detail, sizeof(detail), "measuring only: %s",
                                store_info(c->store)->not_writable_reason);
@@ -138,7 +141,25 @@ static void reload_policy(struct controller *c)
 
 static bool policy_active(const struct controller *c)
 {
-        return c->st.have_policy && c->st.policy_valid && !c->policy.suspend && c->st.is_leader;
+        return c->st.have_policy && c->st.policy_valid && !c->policy.suspend && c->st.is_leader &&
+               !c->st.db_corrupt;
+}
+
+/*
+ * A corrupt database is never written: quick_check once at start (it reads every page under a
+ * shared lock, so it runs only here, not before every run).
+ */
+static void check_database(struct controller *c)
+{
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        if (store_check(c->store, &err) == 0)
+                return;
+        c->st.db_corrupt = true;
+        (void)str_copy(c->st.db_corrupt_reason, errbuf_msg(&err), sizeof(c->st.db_corrupt_reason));
+        log_error("database failed its integrity check: nothing will be deleted",
+                  LOG_STR("error", c->st.db_corrupt_reason));
 }
 
 /* Take what the Kubernetes thread learned: a new policy (valid, invalid or gone), leadership. */
@@ -179,8 +200,9 @@ static void sync_to_kube(struct controller *c)
 
         (void)str_copy(c->st.db_type, store_type_name(info->type), sizeof(c->st.db_type));
         (void)str_copy(c->st.db_schema, store_schema_name(info->schema), sizeof(c->st.db_schema));
-        c->st.db_writable = info->writable;
-        (void)str_copy(c->st.not_writable_reason, info->not_writable_reason,
+        c->st.db_writable = info->writable && !c->st.db_corrupt;
+        (void)str_copy(c->st.not_writable_reason,
+                       c->st.db_corrupt ? c->st.db_corrupt_reason : info->not_writable_reason,
                        sizeof(c->st.not_writable_reason));
         if (c->ks && c->st.have_policy)
                 kubesync_publish(c->ks, &c->st, &c->policy);
@@ -251,7 +273,7 @@ static void publish_measurements(struct controller *c)
         if (!c->cfg.metrics)
                 return;
         krmetrics_usage_set(c->cfg.metrics, &c->st.db);
-        krmetrics_writable_set(c->cfg.metrics, store_info(c->store)->writable);
+        krmetrics_writable_set(c->cfg.metrics, store_info(c->store)->writable && !c->st.db_corrupt);
         if (c->cfg.store.type != STORE_SQLITE)
                 return;
         memset(&v, 0, sizeof(v));
@@ -515,6 +537,9 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
                         log_info("suspended: measuring only");
                 else if (!c->st.is_leader)
                         log_info("not the leader: measuring only");
+                else if (c->st.db_corrupt)
+                        log_error("database corrupt: measuring only",
+                                  LOG_STR("error", c->st.db_corrupt_reason));
                 else
                         scheduled_run(c);
         }
@@ -609,6 +634,7 @@ int controller_new(const struct controller_config *cfg, struct controller **out,
                 if (c->ks)
                         c->st.is_leader = kubesync_is_leader(c->ks);
         }
+        check_database(c);
         reload_policy(c);
         publish_policy(c);
         *out = c;

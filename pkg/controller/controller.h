@@ -74,6 +74,8 @@ struct controller_state {
         char db_schema[48]; /* gorm-sqlite, turso-sqlite, ... */
         bool db_writable;   /* deletes allowed now */
         char not_writable_reason[160];
+        bool db_corrupt; /* quick_check failed at start: nothing is ever deleted */
+        char db_corrupt_reason[256];
         bool is_leader;     /* true without leader election */
         bool api_reachable; /* the last Kubernetes request succeeded (true without one) */
         bool run_failed;    /* the last scheduled run failed */

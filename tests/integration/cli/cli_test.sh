@@ -132,6 +132,18 @@ check "second prune finds nothing" python3 -c '
 import json,sys
 r=json.load(open(sys.argv[1])); assert r["rows"]==0, r' "$work/out"
 
+# A corrupt database is detected at start (quick_check) and never written.
+cp "$db" "$work/corrupt.db"
+"$bin" datagen --sqlite-database-path "$work/fresh.db" --sessions 60 --days 60 --seed 8 >/dev/null
+cp "$work/fresh.db" "$work/corrupt.db"
+dd if=/dev/urandom of="$work/corrupt.db" bs=4096 seek=40 count=8 conv=notrunc 2>/dev/null
+check "the corrupted copy fails quick_check" sh -c "test \"\$(sqlite3 '$work/corrupt.db' 'PRAGMA quick_check' 2>&1 | head -1)\" != ok"
+sum_before=$(digest "$work/corrupt.db")
+"$bin" run --once --metrics-bind-address 0 --health-probe-bind-address 0 --reserve-bytes 0 \
+        --policy "$pol" --sqlite-database-path "$work/corrupt.db" >"$work/out" 2>"$work/err"
+check "a corrupt database is reported" grep -q "failed its integrity check" "$work/err"
+check "a corrupt database is never written" test "$(digest "$work/corrupt.db")" = "$sum_before"
+
 # run --once: one cycle, then exit 0; SIGTERM stops the loop.
 expect_exit 0 "run --once" "$bin" run --once --metrics-bind-address 0 --health-probe-bind-address 0 --policy "$pol" --sqlite-database-path "$db"
 "$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --policy "$pol" --sqlite-database-path "$db" 2>"$work/run.log" &
