@@ -63,6 +63,7 @@ struct pgs {
         int64_t recheck_cut_ms;   /* in a delete transaction a session is active after this */
         int64_t cur_rule_age_ms;  /* the planned rule's age (soft-delete re-check) */
         int64_t read_budget_ms;   /* target duration of one read statement */
+        int64_t rounds;           /* planning rounds run on this connection */
         int64_t deadline_mono_ms; /* plan deadline, 0 = none */
         struct store_plan_result *plan_out;
         int64_t xid_seen; /* next transaction id when others_wrote last looked */

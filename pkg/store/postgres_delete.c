@@ -120,21 +120,22 @@ static int thread_activity(const struct pgs *q, struct buf *b, const char *sid, 
         if (q->t[STORE_T_EVENT].present)
                 rc |= buf_printf(b,
                                  " OR EXISTS (SELECT 1 FROM %s e WHERE e.session_id = %s AND "
-                                 "e.user_id = %s AND e.created_at > $3)",
+                                 "e.user_id = %s AND e.created_at > $3 OFFSET 0)",
                                  q->t[STORE_T_EVENT].qname, sid, uid);
         for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
                 if (!q->t[threads[i]].present)
                         continue;
                 rc |= buf_printf(b,
                                  " OR EXISTS (SELECT 1 FROM %s c WHERE c.user_id = %s AND "
-                                 "c.thread_id = %s AND c.%s > $3)",
+                                 "c.thread_id = %s AND c.%s > $3 OFFSET 0)",
                                  q->t[threads[i]].qname, uid, sid, thread_time[i]);
         }
         return rc ? -EMSGSIZE : 0;
 }
 
 /*
- * Activity of a session key k after $3: each of its session rows (one, or every row of the id
+ * Activity of a session key k after $3 (each EXISTS an index probe: OFFSET 0 keeps the planner
+ * from hashing a whole table for it): each of its session rows (one, or every row of the id
  * for a key of every user) with its own times, events, checkpoints and CrewAI rows; the rows of
  * the key itself even without a session row; and the tasks of the id.
  */
@@ -149,7 +150,7 @@ static int active_expr(const struct pgs *q, struct buf *b)
                                  "s.created_at > $3",
                                  q->t[STORE_T_SESSION].qname);
                 rc |= thread_activity(q, b, "s.id", "s.user_id");
-                rc |= buf_append_str(b, ")) OR ");
+                rc |= buf_append_str(b, ") OFFSET 0) OR ");
         }
         rc |= buf_append_str(b, "(NOT k.anyuser AND (false");
         rc |= thread_activity(q, b, "k.sid", "k.uid");
@@ -157,7 +158,7 @@ static int active_expr(const struct pgs *q, struct buf *b)
         if (q->t[STORE_T_TASK].present)
                 rc |= buf_printf(b,
                                  " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
-                                 "t.updated_at > $3%s)",
+                                 "t.updated_at > $3%s OFFSET 0)",
                                  q->t[STORE_T_TASK].qname,
                                  q->task_has_user_id ? " AND (k.anyuser OR t.user_id IS NULL OR "
                                                        "t.user_id = k.uid)"
@@ -308,10 +309,11 @@ static int orphan_checks(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped
                 buf_reset(&pl);
                 rc = buf_printf(&pl, "EXISTS (SELECT 1 FROM %s p WHERE p.id = t.task_id AND ",
                                 q->t[STORE_T_TASK].qname) < 0 ||
-                                     buf_append_str(&pl, "NOT EXISTS (SELECT 1 FROM "
-                                                         "pg_temp.kr_cand y WHERE y.tbl = 7 AND "
-                                                         "y.k1 = p.id AND y.k2 = '' AND y.k3 = '' "
-                                                         "AND y.k4 = '' AND y.k5 = ''))") < 0
+                                     buf_append_str(&pl,
+                                                    "NOT EXISTS (SELECT 1 FROM "
+                                                    "pg_temp.kr_cand y WHERE y.tbl = 7 AND "
+                                                    "y.k1 = p.id AND y.k2 = '' AND y.k3 = '' "
+                                                    "AND y.k4 = '' AND y.k5 = '' OFFSET 0))") < 0
                              ? too_long(err)
                              : 0;
                 if (rc == 0)
@@ -326,7 +328,7 @@ static int orphan_checks(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped
                                 "AND p.checkpoint_id = t.checkpoint_id AND NOT EXISTS (SELECT 1 "
                                 "FROM pg_temp.kr_cand y WHERE y.tbl = 2 AND y.k1 = p.user_id AND "
                                 "y.k2 = p.thread_id AND y.k3 = p.checkpoint_ns AND "
-                                "y.k4 = p.checkpoint_id AND y.k5 = ''))",
+                                "y.k4 = p.checkpoint_id AND y.k5 = '' OFFSET 0))",
                                 q->t[STORE_T_CHECKPOINT].qname) < 0
                              ? too_long(err)
                              : 0;
@@ -341,33 +343,19 @@ static int orphan_checks(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped
 /* Tasks of a shared session id stay while another session row (not deleted by now) claims them. */
 static int shared_tasks(struct pgs *q, int64_t lo, int64_t hi, struct errbuf *err)
 {
+        static const char fmt[] =
+                "DELETE FROM pg_temp.kr_cand x WHERE x.seq > $1 AND x.seq <= $2 AND "
+                "x.tbl IN (%d, %d) AND x.rule IN (%d, %d) AND x.shared AND x.skey IN (SELECT "
+                "k.skey FROM pg_temp.kr_skey k WHERE NOT k.anyuser AND EXISTS (SELECT 1 FROM %s s "
+                "WHERE s.id = k.sid AND s.user_id <> k.uid AND NOT EXISTS (SELECT 1 FROM "
+                "pg_temp.kr_cand y WHERE y.tbl = %d AND y.k1 = s.id AND y.k2 = s.user_id AND "
+                "y.k3 = '' AND y.k4 = '' AND y.k5 = '' AND y.seq <= $2 OFFSET 0)))";
         struct pg_params p;
         char sql[1024];
 
-        (void)snprintf(sql, sizeof(sql),
-                       "DELETE FROM pg_temp.kr_cand x WHERE " IN_BATCH("x") " AND x.tbl IN (%d, "
-                                                                            "%d) AND x.rule IN "
-                                                                            "(%d, %d) AND "
-                                                                            "x.shared AND x.skey "
-                                                                            "IN (SELECT k.skey "
-                                                                            "FROM pg_temp.kr_skey "
-                                                                            "k WHERE NOT "
-                                                                            "k.anyuser AND EXISTS "
-                                                                            "(SELECT 1 FROM %s s "
-                                                                            "WHERE s.id = k.sid "
-                                                                            "AND s.user_id <> "
-                                                                            "k.uid AND NOT EXISTS "
-                                                                            "(SELECT 1 FROM "
-                                                                            "pg_temp.kr_cand y "
-                                                                            "WHERE y.tbl = %d AND "
-                                                                            "y.k1 = s.id AND y.k2 "
-                                                                            "= s.user_id AND y.k3 "
-                                                                            "= '' AND y.k4 = '' "
-                                                                            "AND y.k5 = '' AND "
-                                                                            "y.seq <= $2)))",
-                       (int)STORE_T_PUSH, (int)STORE_T_TASK, (int)STORE_RULE_SESSIONS,
-                       (int)STORE_RULE_SOFT_DELETED, q->t[STORE_T_SESSION].qname,
-                       (int)STORE_T_SESSION);
+        (void)snprintf(sql, sizeof(sql), fmt, (int)STORE_T_PUSH, (int)STORE_T_TASK,
+                       (int)STORE_RULE_SESSIONS, (int)STORE_RULE_SOFT_DELETED,
+                       q->t[STORE_T_SESSION].qname, (int)STORE_T_SESSION);
         batch_params(&p, lo, hi);
         return pg_exec(q, sql, &p, NULL, err, "re-check");
 }
@@ -588,9 +576,10 @@ static int batch_body(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_
             (rc = recheck_rows(q, lo, hi, &res->skipped_units, err)) < 0 ||
             (rc = delete_rows(q, lo, hi, res, err)) < 0)
                 return rc;
-        pg_params_init(&p);
-        pg_param_i64(&p, hi);
-        return pg_exec(q, "DELETE FROM pg_temp.kr_cand WHERE seq <= $1", &p, NULL, err, "batch");
+        /* Only the batch's range: rows below it are gone already (never scan their remains). */
+        batch_params(&p, lo, hi);
+        return pg_exec(q, "DELETE FROM pg_temp.kr_cand WHERE seq > $1 AND seq <= $2", &p, NULL, err,
+                       "batch");
 }
 
 int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,

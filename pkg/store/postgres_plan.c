@@ -14,11 +14,12 @@
  *   kr_tact  task activity per session id, and per owner where task.user_id is set
  *   kr_skey  session keys re-checked inside each delete transaction
  *   kr_list  the sessions a per-session rule walks, numbered
- *   kr_sel   one round's head rows, one unit each        (ON COMMIT DELETE ROWS)
- *   kr_stage one round's rows, before numbering          (ON COMMIT DELETE ROWS)
+ *   kr_sel   one round's head rows, one unit each
  *   kr_cand  the plan: seq order is deletion order; k1..k5 hold the row's primary key as text
- * Each round runs in one transaction: fill kr_sel, register session keys, stage children and
- * heads, then number them into kr_cand ordered by unit, then table (children first).
+ * Each round runs in one transaction: empty kr_sel, fill it, register its session keys, then
+ * insert its heads and all their children into kr_cand in one statement, numbered by unit, then
+ * table (children first). (kr_sel is not ON COMMIT DELETE ROWS: that truncates files at every
+ * commit of the session, delete batches included, which costs more than the rest of a round.)
  */
 #define LOG_MODULE "store"
 #include <errno.h>
@@ -50,8 +51,9 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 "head boolean NOT NULL, shared boolean NOT NULL, bytes bigint NOT NULL, "
                 "k1 text NOT NULL, k2 text NOT NULL, k3 text NOT NULL, k4 text NOT NULL, "
                 "k5 text NOT NULL);"
+                /* tbl last: a batch's "seq range AND tbl = T" must not look like a key lookup. */
                 "CREATE UNIQUE INDEX IF NOT EXISTS kr_cand_key ON pg_temp.kr_cand"
-                "(tbl, k1, k2, k3, k4, k5);"
+                "(k1, k2, k3, k4, k5, tbl);"
                 "CREATE INDEX IF NOT EXISTS kr_cand_skey ON pg_temp.kr_cand(skey);"
                 "CREATE INDEX IF NOT EXISTS kr_cand_unit ON pg_temp.kr_cand(unit);"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_skey(skey bigserial PRIMARY KEY, "
@@ -69,15 +71,10 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 "CREATE TEMP TABLE IF NOT EXISTS kr_list(i bigint PRIMARY KEY, "
                 "sid text NOT NULL, uid text NOT NULL);"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_sel(unit bigint PRIMARY KEY, sid text, "
-                "uid text, anyuser boolean NOT NULL DEFAULT false, skey bigint, "
+                "uid text, anyuser boolean NOT NULL DEFAULT false, "
                 "bytes bigint NOT NULL DEFAULT 0, k1 text NOT NULL DEFAULT '', "
                 "k2 text NOT NULL DEFAULT '', k3 text NOT NULL DEFAULT '', "
-                "k4 text NOT NULL DEFAULT '', k5 text NOT NULL DEFAULT '') "
-                "ON COMMIT DELETE ROWS;"
-                "CREATE TEMP TABLE IF NOT EXISTS kr_stage(unit bigint NOT NULL, skey bigint, "
-                "tbl int NOT NULL, head boolean NOT NULL, shared boolean NOT NULL, "
-                "bytes bigint NOT NULL, k1 text NOT NULL, k2 text NOT NULL, k3 text NOT NULL, "
-                "k4 text NOT NULL, k5 text NOT NULL) ON COMMIT DELETE ROWS;"
+                "k4 text NOT NULL DEFAULT '', k5 text NOT NULL DEFAULT '');"
                 /* kagent stores task JSON as text, and not every row is valid JSON. */
                 "CREATE OR REPLACE FUNCTION pg_temp.kr_task_state(d text) RETURNS text "
                 "LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN d::json #>> '{status,state}'; "
@@ -279,14 +276,19 @@ static const char *qn(const struct pgs *q, enum store_table t)
         return q->t[t].qname;
 }
 
-/* "NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand x WHERE x.tbl = T AND <keys of a>)" */
+/*
+ * "NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand x WHERE x.tbl = T AND <keys of a> OFFSET 0)".
+ * OFFSET 0 keeps it a correlated subplan, one probe of the unique key index per row: as an
+ * anti-join the planner, blind on a temp table without statistics, may scan every planned row
+ * of the table for each row, and the plan grows to millions.
+ */
 static int not_planned(struct buf *b, enum store_table t, const char *a)
 {
         int rc = buf_printf(b, "NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand x WHERE x.tbl = %d AND ",
                             (int)t);
 
         rc |= pg_keys_match(b, t, a, "x", true);
-        rc |= buf_append_str(b, ")");
+        rc |= buf_append_str(b, " OFFSET 0)");
         return rc ? -EMSGSIZE : 0;
 }
 
@@ -307,10 +309,16 @@ static int task_inactive(const struct pgs *q, struct buf *b, const char *t)
 
 /* ---- rounds: fill kr_sel, stage children and heads, number them into kr_cand ---------- */
 
+/*
+ * Rows of 'table' hanging off each head s of kr_sel: 'from' is "FROM <child> c WHERE ..." over
+ * s, run per head as LATERAL (... OFFSET 0) so it is an index probe per head: temp tables have
+ * no statistics, and a join the planner may plan freely becomes a hash join over the whole
+ * child table in every round.
+ */
 struct child {
         enum store_table table;
-        char join[1024]; /* "JOIN <child> c ON ..." after "FROM pg_temp.kr_sel s" */
-        const char *shared;
+        char from[1536];
+        const char *shared; /* over the rows of 'from' */
 };
 
 struct round {
@@ -335,10 +343,10 @@ static void round_cleanup(struct round *r)
 }
 
 static void add_child(struct pgs *q, struct round *r, enum store_table t, const char *shared,
-                      const char *join_fmt, ...) __attribute__((format(printf, 5, 6)));
+                      const char *from_fmt, ...) __attribute__((format(printf, 5, 6)));
 
 static void add_child(struct pgs *q, struct round *r, enum store_table t, const char *shared,
-                      const char *join_fmt, ...)
+                      const char *from_fmt, ...)
 {
         struct child *c;
         va_list ap;
@@ -349,52 +357,68 @@ static void add_child(struct pgs *q, struct round *r, enum store_table t, const 
         c = &r->children[r->n_children++];
         c->table = t;
         c->shared = shared ? shared : "false";
-        va_start(ap, join_fmt);
-        (void)vsnprintf(c->join, sizeof(c->join), join_fmt, ap);
+        va_start(ap, from_fmt);
+        (void)vsnprintf(c->from, sizeof(c->from), from_fmt, ap);
         va_end(ap);
 }
 
-static int stage_child(struct pgs *q, const struct child *c, const struct binds *b,
-                       struct errbuf *err)
+/* "SELECT <row of one child table hanging off each head s>" for the round's emit. */
+static int emit_child(struct pgs *q, struct buf *b, const struct child *c)
 {
-        struct buf sql;
-        int rc;
+        int rc = buf_printf(
+                b,
+                "SELECT s.unit, k.skey, %d AS tbl, false AS head, c.kr_shared AS shared, "
+                "%s AS bytes, ",
+                (int)c->table, q->t[c->table].bytes_expr);
 
-        buf_init(&sql, PG_SQL_MAX);
-        rc = sqlf(&sql, err,
-                  "INSERT INTO pg_temp.kr_stage(unit, skey, tbl, head, shared, bytes, k1, k2, k3, "
-                  "k4, k5) SELECT s.unit, s.skey, %d, false, %s, %s, ",
-                  (int)c->table, c->shared, q->t[c->table].bytes_expr);
-        if (rc == 0 && pg_keys_select(&sql, c->table, "c", NULL) < 0)
-                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
-        if (rc == 0)
-                rc = sqlf(&sql, err, " FROM pg_temp.kr_sel s %s WHERE ", c->join);
-        if (rc == 0 && not_planned(&sql, c->table, "c") < 0)
-                rc = errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
-        if (rc == 0)
-                rc = run(q, sql.data, b, NULL, err);
-        buf_cleanup(&sql);
-        return rc;
+        rc |= pg_keys_select(b, c->table, "c", "k");
+        rc |= buf_printf(b,
+                         " FROM pg_temp.kr_sel s LEFT JOIN pg_temp.kr_skey k ON k.sid = s.sid AND "
+                         "k.uid = s.uid AND k.anyuser = s.anyuser CROSS JOIN LATERAL (SELECT c.*, "
+                         "%s AS kr_shared %s OFFSET 0) c WHERE ",
+                         c->shared, c->from);
+        rc |= not_planned(b, c->table, "c");
+        return rc ? -EMSGSIZE : 0;
 }
 
-/* Number the staged rows into kr_cand: by unit, children first (the enum order), once each. */
-static int flush_stage(struct pgs *q, struct binds *b, struct errbuf *err)
+/*
+ * Number the round's rows into kr_cand in one statement: the children of every head of kr_sel
+ * and the heads, ordered by unit, then table (the enum is children first), each row once.
+ */
+static int emit(struct pgs *q, const struct round *r, struct binds *b, struct errbuf *err)
 {
         PGresult *res = NULL;
+        struct buf sql;
         int64_t n = 0;
         int64_t max = 0;
-        int rc;
+        int rc = 0;
 
+        buf_init(&sql, PG_SQL_MAX);
+        if (buf_append_str(&sql,
+                           "WITH ins AS (INSERT INTO pg_temp.kr_cand(seq, unit, skey, tbl, rule, "
+                           "head, shared, bytes, k1, k2, k3, k4, k5) SELECT :seq::bigint + "
+                           "row_number() OVER (ORDER BY d.unit, d.tbl, d.k1, d.k2, d.k3, d.k4, "
+                           "d.k5), d.unit, d.skey, d.tbl, :rule::int, d.head, d.shared, d.bytes, "
+                           "d.k1, d.k2, d.k3, d.k4, d.k5 FROM (") < 0)
+                rc = -EMSGSIZE;
+        for (int i = 0; rc == 0 && i < r->n_children; i++)
+                rc = emit_child(q, &sql, &r->children[i]) < 0 ||
+                                     buf_append_str(&sql, " UNION ALL ") < 0
+                             ? -EMSGSIZE
+                             : 0;
+        if (rc == 0 &&
+            buf_printf(&sql,
+                       "SELECT s.unit, k.skey, %d AS tbl, true AS head, false AS shared, s.bytes, "
+                       "s.k1, s.k2, s.k3, s.k4, "
+                       "s.k5 FROM pg_temp.kr_sel s LEFT JOIN pg_temp.kr_skey k ON k.sid = s.sid "
+                       "AND k.uid = s.uid AND k.anyuser = s.anyuser) d ON CONFLICT DO NOTHING "
+                       "RETURNING seq) SELECT count(*), coalesce(max(seq), 0) FROM ins",
+                       (int)r->head) < 0)
+                rc = -EMSGSIZE;
         b->seq = q->seq_max;
-        rc = run(q,
-                 "WITH ins AS (INSERT INTO pg_temp.kr_cand(seq, unit, skey, tbl, rule, head, "
-                 "shared, bytes, k1, k2, k3, k4, k5) SELECT :seq::bigint + row_number() OVER "
-                 "(ORDER BY d.unit, d.tbl, d.k1, d.k2, d.k3, d.k4, d.k5), d.unit, d.skey, d.tbl, "
-                 ":rule::int, d.head, d.shared, d.bytes, d.k1, d.k2, d.k3, d.k4, d.k5 FROM "
-                 "(SELECT DISTINCT ON (tbl, k1, k2, k3, k4, k5) * FROM pg_temp.kr_stage "
-                 "ORDER BY tbl, k1, k2, k3, k4, k5, unit) d ON CONFLICT DO NOTHING "
-                 "RETURNING seq) SELECT count(*), coalesce(max(seq), 0) FROM ins",
-                 b, &res, err);
+        rc = rc < 0 ? errbuf_set(err, rc, "plan: sql text too long")
+                    : run(q, sql.data, b, &res, err);
+        buf_cleanup(&sql);
         if (rc < 0)
                 return rc;
         two_ints(res, &n, &max);
@@ -427,37 +451,18 @@ static int round_body(struct pgs *q, const struct round *r, struct binds *b, str
                 return 0;
         if (max > q->unit_max)
                 q->unit_max = max;
-        if (r->skeys &&
-            ((rc = run(q,
-                       "INSERT INTO pg_temp.kr_skey(sid, uid, anyuser) SELECT DISTINCT sid, uid, "
-                       "anyuser FROM pg_temp.kr_sel WHERE sid IS NOT NULL ON CONFLICT DO NOTHING",
-                       b, NULL, err)) < 0 ||
-             (rc = run(q,
-                       "UPDATE pg_temp.kr_sel s SET skey = k.skey FROM pg_temp.kr_skey k WHERE "
-                       "k.sid = s.sid AND k.uid = s.uid AND k.anyuser = s.anyuser",
-                       b, NULL, err)) < 0))
-                return rc;
-        for (int i = 0; i < r->n_children; i++) {
-                rc = stage_child(q, &r->children[i], b, err);
+        if (r->skeys) {
+                rc = run(q,
+                         "INSERT INTO pg_temp.kr_skey(sid, uid, anyuser) SELECT DISTINCT sid, uid, "
+                         "anyuser FROM pg_temp.kr_sel WHERE sid IS NOT NULL ON CONFLICT DO NOTHING",
+                         b, NULL, err);
                 if (rc < 0)
                         return rc;
         }
-        {
-                char heads[256];
-
-                (void)snprintf(heads, sizeof(heads),
-                               "INSERT INTO pg_temp.kr_stage(unit, skey, tbl, head, shared, bytes, "
-                               "k1, k2, k3, k4, k5) SELECT unit, skey, %d, true, false, bytes, k1, "
-                               "k2, k3, k4, k5 FROM pg_temp.kr_sel",
-                               (int)r->head);
-                rc = run(q, heads, b, NULL, err);
-        }
-        if (rc < 0)
-                return rc;
-        return flush_stage(q, b, err);
+        return emit(q, r, b, err);
 }
 
-/* One round in one transaction (kr_sel and kr_stage empty themselves at its end). */
+/* One round in one transaction. */
 static int round_run(struct pgs *q, const struct round *r, struct binds *b, struct errbuf *err)
 {
         int rc;
@@ -465,10 +470,17 @@ static int round_run(struct pgs *q, const struct round *r, struct binds *b, stru
         rc = check_deadline(q, err);
         if (rc < 0)
                 return rc;
+        /* kr_sel is emptied every round and never autovacuumed: keep it a few pages. */
+        if (++q->rounds % 64 == 0) {
+                rc = pg_exec(q, "VACUUM pg_temp.kr_sel", NULL, NULL, err, "plan");
+                if (rc < 0)
+                        return rc;
+        }
         rc = pg_begin(q, err);
-        if (rc < 0)
-                return rc;
-        rc = round_body(q, r, b, err);
+        if (rc == 0)
+                rc = pg_exec(q, "DELETE FROM pg_temp.kr_sel", NULL, NULL, err, "plan");
+        if (rc == 0)
+                rc = round_body(q, r, b, err);
         if (rc == 0)
                 rc = pg_commit(q, err);
         if (rc < 0)
@@ -732,13 +744,14 @@ static int scan_rule(struct pgs *q, const struct scan *sc, struct round *r, stru
 /* Children joined to the heads in kr_sel s: push notifications of tasks, writes of checkpoints. */
 static void add_task_children(struct pgs *q, struct round *r)
 {
-        add_child(q, r, STORE_T_PUSH, NULL, "JOIN %s c ON c.task_id = s.k1", qn(q, STORE_T_PUSH));
+        add_child(q, r, STORE_T_PUSH, NULL, "FROM %s c WHERE c.task_id = s.k1",
+                  qn(q, STORE_T_PUSH));
 }
 
 static void add_checkpoint_children(struct pgs *q, struct round *r)
 {
         add_child(q, r, STORE_T_CHECKPOINT_WRITE, NULL,
-                  "JOIN %s c ON c.user_id = s.k1 AND c.thread_id = s.k2 AND "
+                  "FROM %s c WHERE c.user_id = s.k1 AND c.thread_id = s.k2 AND "
                   "c.checkpoint_ns = s.k3 AND c.checkpoint_id = s.k4",
                   qn(q, STORE_T_CHECKPOINT_WRITE));
 }
@@ -973,7 +986,7 @@ static int task_owned(const struct pgs *q, struct buf *b, const char *t)
                          "NOT EXISTS (SELECT 1 FROM %s o WHERE o.id = s.sid AND "
                          "o.user_id <> s.uid AND NOT EXISTS (SELECT 1 FROM pg_temp.kr_cand y "
                          "WHERE y.tbl = %d AND y.k1 = o.id AND y.k2 = o.user_id AND y.k3 = '' "
-                         "AND y.k4 = '' AND y.k5 = '') AND NOT EXISTS (SELECT 1 FROM "
+                         "AND y.k4 = '' AND y.k5 = '' OFFSET 0) AND NOT EXISTS (SELECT 1 FROM "
                          "pg_temp.kr_sel s2 WHERE s2.sid = o.id AND s2.uid = o.user_id AND "
                          "s2.unit < s.unit))",
                          qn(q, STORE_T_SESSION), (int)STORE_T_SESSION);
@@ -990,13 +1003,14 @@ static int cascade_children(struct pgs *q, struct round *r, struct errbuf *err)
         struct buf owned;
 
         add_child(q, r, STORE_T_EVENT, NULL,
-                  "JOIN %s c ON c.session_id = s.sid AND c.user_id = s.uid", qn(q, STORE_T_EVENT));
+                  "FROM %s c WHERE c.session_id = s.sid AND c.user_id = s.uid",
+                  qn(q, STORE_T_EVENT));
         for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++)
                 add_child(q, r, threads[i], NULL,
-                          "JOIN %s c ON c.user_id = s.uid AND c.thread_id = s.sid",
+                          "FROM %s c WHERE c.user_id = s.uid AND c.thread_id = s.sid",
                           qn(q, threads[i]));
         add_child(q, r, STORE_T_SESSION_SHARE, NULL,
-                  "JOIN %s c ON c.session_id = s.sid AND c.user_id = s.uid",
+                  "FROM %s c WHERE c.session_id = s.sid AND c.user_id = s.uid",
                   qn(q, STORE_T_SESSION_SHARE));
         if (!q->t[STORE_T_TASK].present)
                 return 0;
@@ -1006,14 +1020,14 @@ static int cascade_children(struct pgs *q, struct round *r, struct errbuf *err)
                 return errbuf_set(err, -ENOMEM, "out of memory");
         }
         add_child(q, r, STORE_T_PUSH, q->task_has_user_id ? "t.user_id IS NULL" : "true",
-                  "JOIN %s t ON t.session_id = s.sid AND %s JOIN %s c ON c.task_id = t.id",
-                  qn(q, STORE_T_TASK), owned.data, qn(q, STORE_T_PUSH));
+                  "FROM %s t JOIN %s c ON c.task_id = t.id WHERE t.session_id = s.sid AND %s",
+                  qn(q, STORE_T_TASK), qn(q, STORE_T_PUSH), owned.data);
         buf_reset(&owned);
         if (task_owned(q, &owned, "c") < 0) {
                 buf_cleanup(&owned);
                 return errbuf_set(err, -ENOMEM, "out of memory");
         }
-        add_child(q, r, STORE_T_TASK, shared, "JOIN %s c ON c.session_id = s.sid AND %s",
+        add_child(q, r, STORE_T_TASK, shared, "FROM %s c WHERE c.session_id = s.sid AND %s",
                   qn(q, STORE_T_TASK), owned.data);
         buf_cleanup(&owned);
         return 0;
@@ -1053,9 +1067,9 @@ static int plan_sessions(struct pgs *q, const struct store_rule_params *p, bool 
                 rc = sqlf(&r.fill, err,
                           "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
                           "SELECT :ubase::bigint + row_number() OVER (ORDER BY l.i), l.sid, l.uid, "
-                          "false, %s, c.id, c.user_id FROM pg_temp.kr_list l JOIN %s c ON "
-                          "c.id = l.sid AND c.user_id = l.uid WHERE l.i > :lo::bigint AND "
-                          "l.i <= :hi::bigint",
+                          "false, %s, c.id, c.user_id FROM pg_temp.kr_list l CROSS JOIN "
+                          "LATERAL (SELECT * FROM %s c WHERE c.id = l.sid AND c.user_id = l.uid "
+                          "OFFSET 0) c WHERE l.i > :lo::bigint AND l.i <= :hi::bigint",
                           q->t[STORE_T_SESSION].bytes_expr, qn(q, STORE_T_SESSION));
         if (rc == 0)
                 rc = cascade_children(q, &r, err);
@@ -1101,12 +1115,12 @@ static int plan_checkpoints(struct pgs *q, struct binds *b, struct errbuf *err)
                   "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2, k3, k4) "
                   "SELECT :ubase::bigint + row_number() OVER (ORDER BY w.i, w.checkpoint_ns, "
                   "w.checkpoint_id), w.sid, w.uid, false, w.bytes, w.user_id, w.thread_id, "
-                  "w.checkpoint_ns, w.checkpoint_id FROM (SELECT l.i, l.sid, l.uid, c.user_id, "
-                  "c.thread_id, c.checkpoint_ns, c.checkpoint_id, c.created_at, %s AS bytes, "
-                  "row_number() OVER (PARTITION BY c.user_id, c.thread_id, c.checkpoint_ns "
-                  "ORDER BY c.checkpoint_id DESC) AS rn FROM pg_temp.kr_list l JOIN %s c ON "
-                  "c.user_id = l.uid AND c.thread_id = l.sid WHERE l.i > :lo::bigint AND "
-                  "l.i <= :hi::bigint) w WHERE w.rn > :keep::bigint AND "
+                  "w.checkpoint_ns, w.checkpoint_id FROM (SELECT l.i, l.sid, l.uid, c.* FROM "
+                  "pg_temp.kr_list l CROSS JOIN LATERAL (SELECT c.user_id, c.thread_id, "
+                  "c.checkpoint_ns, c.checkpoint_id, c.created_at, %s AS bytes, row_number() "
+                  "OVER (PARTITION BY c.checkpoint_ns ORDER BY c.checkpoint_id DESC) AS rn "
+                  "FROM %s c WHERE c.user_id = l.uid AND c.thread_id = l.sid OFFSET 0) c WHERE "
+                  "l.i > :lo::bigint AND l.i <= :hi::bigint) w WHERE w.rn > :keep::bigint AND "
                   "w.created_at < :age::timestamptz AND ",
                   q->t[STORE_T_CHECKPOINT].bytes_expr, qn(q, STORE_T_CHECKPOINT));
         if (rc == 0 && not_planned(&r.fill, STORE_T_CHECKPOINT, "w") < 0)
@@ -1130,9 +1144,10 @@ static int plan_events(struct pgs *q, struct binds *b, struct errbuf *err)
                   "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
                   "SELECT :ubase::bigint + row_number() OVER (ORDER BY w.i, w.rn DESC), w.sid, "
                   "w.uid, false, w.bytes, w.id, w.user_id FROM (SELECT l.i, l.sid, l.uid, c.id, "
-                  "c.user_id, c.created_at, %s AS bytes, row_number() OVER (PARTITION BY l.i "
-                  "ORDER BY c.created_at DESC NULLS LAST, c.id DESC) AS rn FROM pg_temp.kr_list "
-                  "l JOIN %s c ON c.session_id = l.sid AND c.user_id = l.uid WHERE "
+                  "c.user_id, c.created_at, c.bytes, c.rn FROM pg_temp.kr_list l CROSS JOIN "
+                  "LATERAL (SELECT c.id, c.user_id, c.created_at, %s AS bytes, row_number() "
+                  "OVER (ORDER BY c.created_at DESC NULLS LAST, c.id DESC) AS rn FROM %s c "
+                  "WHERE c.session_id = l.sid AND c.user_id = l.uid OFFSET 0) c WHERE "
                   "l.i > :lo::bigint AND l.i <= :hi::bigint) w WHERE w.rn > :keep::bigint AND "
                   "w.created_at < :age::timestamptz AND ",
                   q->t[STORE_T_EVENT].bytes_expr, qn(q, STORE_T_EVENT));
@@ -1244,6 +1259,9 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
                 rc = plan_rule(q, p, &b, err);
         if (rc == 0)
                 rc = plan_totals(q, seq_before, &res, err);
+        /* The batches join the plan with kagent's tables: give the planner its statistics. */
+        if (rc == 0 && res.rows > 0)
+                rc = pg_exec(q, "ANALYZE pg_temp.kr_cand", NULL, NULL, err, "plan");
         if (rc == 0) {
                 q->cur_rule_age_ms = b.age_ms;
                 *out = res;
