@@ -43,7 +43,7 @@ free_port() {
 
 start_server() { # start_server: uses $bin $data $port $sock $owner
         as_owner "$bin/pg_ctl" -D "$data" -l "$data/server.log" -w -t 60 \
-                -o "-h 127.0.0.1 -p $port -k $sock -c max_connections=60 -c shared_buffers=64MB" \
+                -o "-h 127.0.0.1 -p $port -k $sock -c max_connections=60 -c shared_buffers=128MB" \
                 start >/dev/null
 }
 
