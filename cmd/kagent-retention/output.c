@@ -2,6 +2,7 @@
 /* Printing prune results and database reports as text tables or JSON on stdout. */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include <jansson.h>
 
@@ -89,11 +90,67 @@ void output_prune(const struct prune_result *r, enum output_format f, bool dry_r
                (long long)r->skipped_units, (double)r->duration_ms / 1000.0);
 }
 
+/* PostgreSQL: no files or pages of ours; the database's size, and per table live and dead rows
+ * (statistics estimates) with its total size (table, TOAST and indexes). */
+static json_t *report_postgres_json(const struct store_info *info, const struct store_usage *u)
+{
+        json_t *root = json_object();
+        json_t *tables = json_array();
+
+        json_object_set_new(root, "type", json_string(store_type_name(info->type)));
+        json_object_set_new(root, "schema", json_string(store_schema_name(info->schema)));
+        if (info->schema_version[0])
+                json_object_set_new(root, "schemaVersion", json_string(info->schema_version));
+        json_object_set_new(root, "engine", json_string(info->engine_version));
+        json_object_set_new(root, "writable", json_boolean(info->writable));
+        if (!info->writable)
+                json_object_set_new(root, "notWritableReason",
+                                    json_string(info->not_writable_reason));
+        json_object_set_new(root, "sizeBytes", json_integer(u->db_bytes));
+        json_object_set_new(root, "pageSize", json_integer(u->page_size));
+        json_object_set_new(root, "autoVacuum", json_string(u->auto_vacuum));
+        for (size_t i = 0; i < u->n_tables; i++)
+                json_array_append_new(tables,
+                                      json_pack("{s:s, s:I, s:I, s:I}", "name", u->tables[i].name,
+                                                "rows", (json_int_t)u->tables[i].rows, "deadRows",
+                                                (json_int_t)u->tables[i].dead_rows, "bytes",
+                                                (json_int_t)u->tables[i].bytes));
+        json_object_set_new(root, "tables", tables);
+        return root;
+}
+
+static void report_postgres_text(const struct store_info *info, const struct store_usage *u)
+{
+        char h[32];
+
+        printf("database: postgres (%s), schema %s%s%s\n", info->engine_version,
+               store_schema_name(info->schema), info->schema_version[0] ? "/" : "",
+               info->schema_version);
+        if (!info->writable && strcmp(info->not_writable_reason, "opened read-only") != 0)
+                printf("pruning: not possible now (%s)\n", info->not_writable_reason);
+        printf("size: %s (pg_database_size), autovacuum %s\n",
+               str_human_bytes((uint64_t)u->db_bytes, h, sizeof(h)), u->auto_vacuum);
+        if (u->n_tables == 0)
+                return;
+        printf("%-28s %12s %12s %12s\n", "TABLE", "ROWS(est)", "DEAD(est)", "BYTES");
+        for (size_t i = 0; i < u->n_tables; i++)
+                printf("%-28s %12lld %12lld %12s\n", u->tables[i].name,
+                       (long long)u->tables[i].rows, (long long)u->tables[i].dead_rows,
+                       str_human_bytes((uint64_t)u->tables[i].bytes, h, sizeof(h)));
+}
+
 void output_report(const struct store_info *info, const struct store_usage *u, const char *path,
                    enum output_format f)
 {
         char h[32];
 
+        if (info->type == STORE_POSTGRES) {
+                if (f == OUTPUT_JSON)
+                        print_json(report_postgres_json(info, u));
+                else
+                        report_postgres_text(info, u);
+                return;
+        }
         if (f == OUTPUT_JSON) {
                 json_t *root = json_object();
                 json_t *files = json_object();

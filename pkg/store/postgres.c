@@ -1168,20 +1168,31 @@ static int pgs_reclaim(struct store *s, const struct store_reclaim_params *p,
         return 0;
 }
 
+/*
+ * A cheap sanity check: the server answers and kagent's tables are where they were. PostgreSQL
+ * has no cheap integrity check (amcheck is an extension and reads every index page); a standby
+ * is not an error here (store_writer_acquire() reports it per run, and it ends at promotion).
+ */
 static int pgs_check(struct store *s, struct errbuf *err)
 {
         struct pgs *q = pg_of(s);
-        int64_t standby = 0;
+        const char *anchor;
+        struct pg_params p;
+        int64_t found = 0;
         int rc;
 
         rc = ensure_conn(q, err);
         if (rc < 0)
                 return rc;
-        rc = pg_int(q, "SELECT pg_catalog.pg_is_in_recovery()::int", NULL, &standby, err, "check");
+        anchor = kagent_schema_table(q);
+        pg_params_init(&p);
+        pg_param_str(&p, anchor ? anchor : "-");
+        rc = pg_int(q, "SELECT (pg_catalog.to_regclass($1) IS NOT NULL)::int", &p, &found, err,
+                    "check");
         if (rc < 0)
                 return rc;
-        if (standby)
-                return errbuf_set(err, -EROFS, "postgres %s is a read-only standby", q->target);
+        if (!found)
+                return errbuf_set(err, -EIO, "postgres %s: kagent's tables are gone", q->target);
         return 0;
 }
 
