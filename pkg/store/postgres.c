@@ -1079,21 +1079,32 @@ static int vacuum_wanted(struct pgs *q, enum store_table t, int64_t deleted, boo
 static int vacuum_table(struct pgs *q, enum store_table t, int64_t timeout_ms, struct errbuf *err)
 {
         char sql[PG_NAME_MAX + 128];
-        char set[96];
+        char saved[64] = "";
+        struct pg_params p;
+        PGresult *res = NULL;
         int rc;
 
-        (void)snprintf(set, sizeof(set), "SET statement_timeout = %" PRId64, timeout_ms);
-        rc = pg_exec(q, set, NULL, NULL, err, "vacuum");
+        /* Its own statement_timeout for the VACUUM; the session's own comes back after. */
+        pg_params_init(&p);
+        pg_param_i64(&p, timeout_ms);
+        rc = pg_exec(q,
+                     "SELECT pg_catalog.current_setting('statement_timeout'), "
+                     "pg_catalog.set_config('statement_timeout', $1, false)",
+                     &p, &res, err, "vacuum");
         if (rc < 0)
                 return rc;
+        (void)str_copy(saved, PQgetvalue(res, 0, 0), sizeof(saved));
+        PQclear(res);
         (void)snprintf(sql, sizeof(sql), "VACUUM (%s) %s",
                        q->server_version >= 120000 ? "ANALYZE, SKIP_LOCKED, TRUNCATE false"
                                                    : "ANALYZE",
                        q->t[t].qname);
         pg_note_own_xid(q);
         rc = pg_exec(q, sql, NULL, NULL, err, "vacuum");
-        (void)snprintf(set, sizeof(set), "SET statement_timeout = %d", PG_STATEMENT_TIMEOUT_MS);
-        (void)pg_exec(q, set, NULL, NULL, NULL, "vacuum");
+        pg_params_init(&p);
+        pg_param_str(&p, saved);
+        (void)pg_exec(q, "SELECT pg_catalog.set_config('statement_timeout', $1, false)", &p, NULL,
+                      NULL, "vacuum");
         return rc;
 }
 
