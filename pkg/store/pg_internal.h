@@ -51,6 +51,7 @@ struct pgs {
         bool task_has_user_id;
         bool migrate_dirty;
         bool temp_ready; /* this connection has the temp tables and function */
+        bool run_ready;  /* store_run_begin() ran on this connection (the plan lives here) */
         bool lock_held;  /* the advisory lock is held by this connection */
         int connect_failures;
         int64_t next_connect_mono_ms; /* capped backoff after a failed connect */
@@ -128,6 +129,9 @@ int pg_keys_match(struct buf *b, enum store_table t, const char *a, const char *
 int pg_temp_setup(struct pgs *q, struct errbuf *err);
 int pg_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
             struct errbuf *err);
+
+/* -EAGAIN when the run's plan went with a lost connection, else 0. */
+int pg_run_alive(struct pgs *q, struct errbuf *err, const char *what);
 
 /* Deleting (postgres_delete.c). */
 int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,

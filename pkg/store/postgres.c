@@ -167,6 +167,7 @@ static int map_sqlstate(const char *state)
 static void conn_lost(struct pgs *q)
 {
         q->temp_ready = false;
+        q->run_ready = false;
         q->lock_held = false;
         q->act_ready = false;
 }
@@ -188,8 +189,12 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
                 return errbuf_set(err, -ENOMEM, "postgres %s: out of memory", what);
         one_line(primary ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
         code = map_sqlstate(state);
-        if (code == -EAGAIN)
+        if (code == -EAGAIN && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
+                /* The server is ending the session (shutdown, restart, terminate). */
                 conn_lost(q);
+                return errbuf_set(err, code, "postgres %s: connection lost: %s (%s)", what, msg,
+                                  state);
+        }
         return errbuf_set(err, code, "postgres %s: %s (%s)", what, msg, state ? state : "?");
 }
 
@@ -994,12 +999,24 @@ static int pgs_run_begin(struct store *s, struct errbuf *err)
         rc = pg_temp_setup(q, err);
         if (rc < 0)
                 return rc;
+        q->run_ready = true;
         q->act_ready = false;
         q->cursor = 0;
         q->seq_max = 0;
         q->unit_max = 0;
         pg_xid_baseline(q);
         return 0;
+}
+
+int pg_run_alive(struct pgs *q, struct errbuf *err, const char *what)
+{
+        if (q->run_ready && q->conn && PQstatus(q->conn) == CONNECTION_OK)
+                return 0;
+        /* A reconnect in the middle of a run (a measurement) took the plan and the lock. */
+        return errbuf_set(err, -EAGAIN,
+                          "postgres %s: connection lost during the run; its plan and "
+                          "advisory lock went with it",
+                          what);
 }
 
 static int pgs_plan_discard(struct store *s, struct errbuf *err)

@@ -598,8 +598,9 @@ int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         if (!s->info.writable)
                 return errbuf_set(err, -EROFS, "deletes not allowed: %s",
                                   s->info.not_writable_reason);
-        if (!q->temp_ready)
-                return pg_fail(q, NULL, err, "delete");
+        rc = pg_run_alive(q, err, "delete");
+        if (rc < 0)
+                return rc;
         if (max_rows < 1)
                 max_rows = 1;
         rc = batch_bounds(q, lo, max_rows, &hi, err);

@@ -1235,8 +1235,9 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         int64_t seq_before;
         int rc;
 
-        if (!q->temp_ready)
-                return errbuf_set(err, -EINVAL, "postgres plan: store_run_begin() was not called");
+        rc = pg_run_alive(q, err, "plan");
+        if (rc < 0)
+                return rc;
         memset(&res, 0, sizeof(res));
         memset(&b, 0, sizeof(b));
         q->plan_out = &res;
