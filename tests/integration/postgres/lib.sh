@@ -4,7 +4,11 @@
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 . "$here/../live/lib.sh"
 src=${KR_SOURCE_DIR:?}
-server_url=$(head -1 "${KR_PG_URL_FILE:?}")
+if [ ! -s "${KR_PG_URL_FILE:?}" ]; then
+        echo "skipped: no PostgreSQL test server (pg_server.sh start did not run)"
+        exit 77
+fi
+server_url=$(head -1 "$KR_PG_URL_FILE")
 
 # The server's URL for another database (the URL ends in /<dbname>).
 db_url() { echo "${server_url%/*}/$1"; }

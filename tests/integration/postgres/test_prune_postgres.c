@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 #include <libpq-fe.h>
@@ -757,8 +758,14 @@ int main(void)
         };
         struct CMUnitTest tests[64];
         size_t cap = sizeof(tests) / sizeof(tests[0]);
+        /* NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded */
+        const char *url_file = getenv("KR_PG_URL_FILE");
         size_t n = 0;
 
+        if (!url_file || access(url_file, R_OK) != 0) {
+                printf("skipped: no PostgreSQL test server (pg_server.sh start did not run)\n");
+                return 77;
+        }
         n += prune_cases_tests(KDB_PG_MIGRATE, tests + n, cap - n);
         n += prune_cases_tests(KDB_PG_GORM, tests + n, cap - n);
         for (size_t i = 0; i < sizeof(only_pg) / sizeof(only_pg[0]) && n < cap; i++)
