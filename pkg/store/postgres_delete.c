@@ -618,11 +618,12 @@ int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         rc = batch_body(q, lo, hi, &res, err);
         if (rc == 0)
                 rc = pg_commit(q, err);
-        pg_note_own_xid(q);
         if (rc < 0) {
+                /* Not counted as ours: at worst the next pause is a full one. */
                 pg_rollback(q);
                 return rc;
         }
+        pg_note_own_xid(q); /* a committed batch wrote: exactly one transaction id */
         /* SKIP LOCKED never waits for a row; a table lock wait ends at lock_timeout (-EBUSY). */
         res.txn_us = (clock_mono_ns() - t0) / 1000;
         res.wait_us = 0;
