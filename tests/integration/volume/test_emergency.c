@@ -11,20 +11,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "base/errbuf.h"
-#include "kdb.h"
 #include "policy/policy.h"
 #include "prune/prune.h"
 #include "store/store.h"
+#include "testdb.h"
 
 struct fx {
-        char path[64];
-        sqlite3 *db;
+        struct kdb *k;
         struct policy p;
         char buf[4096];
         /* keep_going: stop once this query's value drops to 'goal' (checked between batches) */
@@ -38,7 +35,7 @@ static int setup(void **state)
         struct fx *f = calloc(1, sizeof(*f));
 
         assert_non_null(f);
-        f->db = kdb_create(f->path, sizeof(f->path), 1);
+        f->k = kdb_create(KDB_SQLITE, 1);
         policy_init(&f->p);
         f->p.active_window_ms = 30 * MIN_MS;
         f->p.batch_pause_ms = 0;
@@ -55,8 +52,7 @@ static int teardown(void **state)
 {
         struct fx *f = *state;
 
-        sqlite3_close(f->db);
-        (void)unlink(f->path);
+        kdb_free(f->k);
         free(f);
         return 0;
 }
@@ -66,12 +62,12 @@ static bool keep_going(void *userdata)
         struct fx *f = userdata;
 
         f->probes++;
-        return !f->probe || kdb_int(f->db, f->probe) > f->goal;
+        return !f->probe || kdb_int(f->k, f->probe) > f->goal;
 }
 
 static struct prune_result ladder(struct fx *f)
 {
-        struct store_config sc = { .type = STORE_SQLITE, .sqlite_path = f->path };
+        struct store_config sc;
         struct store *s = NULL;
         struct prune_opts o = { .policy = &f->p,
                                 .now_ms = KDB_NOW_MS,
@@ -81,6 +77,7 @@ static struct prune_result ladder(struct fx *f)
         struct errbuf err;
 
         errbuf_clear(&err);
+        kdb_store_config(f->k, &sc);
         if (store_open(&sc, &s, &err) < 0)
                 fail_msg("store_open: %s", err.msg);
         assert_int_equal(prune_emergency(s, &o, &r, &err), 0);
@@ -90,7 +87,7 @@ static struct prune_result ladder(struct fx *f)
         return r;
 }
 
-#define LIST(f, ...) kdb_list((f)->db, (f)->buf, sizeof((f)->buf), __VA_ARGS__)
+#define LIST(f, ...) kdb_list((f)->k, (f)->buf, sizeof((f)->buf), __VA_ARGS__)
 
 /* One row for each step, recent enough that no normal rule of this policy would touch it. */
 static void fill(struct fx *f)
@@ -107,32 +104,32 @@ static void fill(struct fx *f)
         for (size_t i = 0; i < sizeof(sessions) / sizeof(sessions[0]); i++) {
                 char eid[32];
 
-                kdb_session(f->db, sessions[i].id, "u", sessions[i].ago + HOUR_MS, sessions[i].ago,
+                kdb_session(f->k, sessions[i].id, "u", sessions[i].ago + HOUR_MS, sessions[i].ago,
                             -1);
                 (void)snprintf(eid, sizeof(eid), "%s-e", sessions[i].id);
-                kdb_event(f->db, eid, sessions[i].id, "u", sessions[i].ago, -1);
+                kdb_event(f->k, eid, sessions[i].id, "u", sessions[i].ago, -1);
         }
         /* softDeleted: an event soft-deleted a minute ago in an idle session. */
-        kdb_event(f->db, "soft", "idle-3d", "u", 3 * DAY_MS, MIN_MS);
+        kdb_event(f->k, "soft", "idle-3d", "u", 3 * DAY_MS, MIN_MS);
         /* ...and one in the active session, which must survive everything. */
-        kdb_event(f->db, "soft-active", "active", "u", 3 * DAY_MS, MIN_MS);
+        kdb_event(f->k, "soft-active", "active", "u", 3 * DAY_MS, MIN_MS);
         /* orphans: an event of a session that is gone. */
-        kdb_event(f->db, "orphan", "gone", "u", 2 * HOUR_MS, -1);
+        kdb_event(f->k, "orphan", "gone", "u", 2 * HOUR_MS, -1);
         /* checkpoints: three in an idle thread (keep 1) and three in the active one. */
         for (int i = 1; i <= 3; i++) {
                 char id[16];
 
                 (void)snprintf(id, sizeof(id), "c%d", i);
-                kdb_checkpoint(f->db, "u", "idle-3d", "", id, 3 * DAY_MS + (4 - i) * MIN_MS, -1);
+                kdb_checkpoint(f->k, "u", "idle-3d", "", id, 3 * DAY_MS + (4 - i) * MIN_MS, -1);
                 (void)snprintf(id, sizeof(id), "a%d", i);
-                kdb_checkpoint(f->db, "u", "active", "", id, 3 * DAY_MS, -1);
+                kdb_checkpoint(f->k, "u", "active", "", id, 3 * DAY_MS, -1);
         }
         /* finishedTasks: a task completed three days ago in an idle session. */
-        kdb_task(f->db, "done", "idle-3d", "completed", 3 * DAY_MS, -1);
-        kdb_task(f->db, "active-done", "active", "completed", 3 * DAY_MS, -1);
+        kdb_task(f->k, "done", "idle-3d", "completed", 3 * DAY_MS, -1);
+        kdb_task(f->k, "active-done", "active", "completed", 3 * DAY_MS, -1);
         /* A running task updated a day ago keeps its session even under pressure. */
-        kdb_session(f->db, "running", "u", 2 * DAY_MS, DAY_MS, -1);
-        kdb_task(f->db, "run", "running", "working", DAY_MS, -1);
+        kdb_session(f->k, "running", "u", 2 * DAY_MS, DAY_MS, -1);
+        kdb_task(f->k, "run", "running", "working", DAY_MS, -1);
 }
 
 static void test_all_steps_in_order(void **state)
@@ -173,8 +170,8 @@ static void test_stops_at_goal(void **state)
         assert_true(r.steps[POLICY_STEP_SOFT_DELETED].relieved);
         assert_int_equal(r.rows, 1);
         assert_false(r.steps[POLICY_STEP_ORPHANS].ran);
-        assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event WHERE id = 'orphan'"), 1);
-        assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM session"), 5);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE id = 'orphan'"), 1);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 5);
 }
 
 /* Idle sessions go oldest first; the ladder stops when enough are gone. */
@@ -212,7 +209,7 @@ static void test_policy_order(void **state)
         assert_true(r.relieved);
         assert_int_equal(r.steps[POLICY_STEP_FINISHED_TASKS].rows, 1);
         assert_false(r.steps[POLICY_STEP_SOFT_DELETED].ran);
-        assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event WHERE id = 'soft'"), 1);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE id = 'soft'"), 1);
 }
 
 /* A dry-run policy never deletes in an emergency either. */
@@ -223,13 +220,13 @@ static void test_dry_run_deletes_nothing(void **state)
         int64_t before;
 
         fill(f);
-        before = kdb_int(f->db, "SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM "
-                                "session) + (SELECT count(*) FROM lg_checkpoint)");
+        before = kdb_int(f->k, "SELECT (SELECT count(*) FROM event) + (SELECT count(*) FROM "
+                               "session) + (SELECT count(*) FROM lg_checkpoint)");
         f->p.dry_run = true;
         r = ladder(f);
         assert_int_equal(r.outcome, PRUNE_DRY_RUN);
-        assert_int_equal(kdb_int(f->db, "SELECT (SELECT count(*) FROM event) + (SELECT count(*) "
-                                        "FROM session) + (SELECT count(*) FROM lg_checkpoint)"),
+        assert_int_equal(kdb_int(f->k, "SELECT (SELECT count(*) FROM event) + (SELECT count(*) "
+                                       "FROM session) + (SELECT count(*) FROM lg_checkpoint)"),
                          before);
 }
 

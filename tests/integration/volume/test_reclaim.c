@@ -12,20 +12,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #include <cmocka.h>
-#include <sqlite3.h>
 
 #include "base/errbuf.h"
-#include "kdb.h"
 #include "policy/policy.h"
 #include "prune/prune.h"
 #include "store/store.h"
+#include "testdb.h"
 
 struct fx {
-        char path[64];
-        sqlite3 *db;
+        struct kdb *k;
         struct store *s;
 };
 
@@ -40,29 +37,30 @@ static int64_t file_size(const char *path)
 /* 60 old sessions of 20 events of ~2 KiB, 10 active ones; prune the old ones. */
 static void fill_and_prune(struct fx *f, bool incremental)
 {
-        struct store_config sc = { .type = STORE_SQLITE, .sqlite_path = f->path };
+        struct store_config sc;
         struct prune_opts o = { .now_ms = KDB_NOW_MS };
         struct prune_result r;
         struct policy p;
         struct errbuf err;
 
-        f->db = kdb_create(f->path, sizeof(f->path), 1);
+        f->k = kdb_create(KDB_SQLITE, 1);
+        kdb_store_config(f->k, &sc);
         if (incremental)
-                kdb_exec(f->db, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;");
-        kdb_exec(f->db, "BEGIN");
+                kdb_exec(f->k, "PRAGMA auto_vacuum=INCREMENTAL; VACUUM;");
+        kdb_exec(f->k, "BEGIN");
         for (int s = 0; s < 70; s++) {
                 char sid[16];
 
                 (void)snprintf(sid, sizeof(sid), "s%d", s);
-                kdb_session(f->db, sid, "u", 50 * DAY_MS, s < 60 ? 40 * DAY_MS : MIN_MS, -1);
-                kdb_exec(f->db,
+                kdb_session(f->k, sid, "u", 50 * DAY_MS, s < 60 ? 40 * DAY_MS : MIN_MS, -1);
+                kdb_exec(f->k,
                          "WITH RECURSIVE n(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM n WHERE "
                          "i < 19) INSERT INTO event(id, session_id, user_id, created_at, data) "
                          "SELECT '%q-' || i, '%q', 'u', '2026-01-01 00:00:00+00:00', "
                          "hex(randomblob(1024)) FROM n",
                          sid, sid);
         }
-        kdb_exec(f->db, "COMMIT");
+        kdb_exec(f->k, "COMMIT");
         policy_init(&p);
         p.session_expire_ms = 30 * DAY_MS;
         p.batch_pause_ms = 0;
@@ -79,8 +77,7 @@ static int teardown(void **state)
         struct fx *f = *state;
 
         store_close(f->s);
-        sqlite3_close(f->db);
-        (void)unlink(f->path);
+        kdb_free(f->k);
         free(f);
         return 0;
 }
@@ -122,17 +119,17 @@ static void test_incremental_file_shrinks(void **state)
         assert_string_equal(u.auto_vacuum, "incremental");
         free_bytes = u.free_bytes;
         assert_true(free_bytes > (int64_t)60 * 20 * 2048); /* hex(1 KiB) = 2 KiB per event */
-        before = file_size(f->path);
+        before = file_size(kdb_path(f->k));
         /* Even with no room on the volume: incremental steps need no extra space. */
         r = reclaim(f, STORE_RECLAIM_AUTO, 0, -1);
         assert_string_equal(r.action, "incremental_vacuum");
-        assert_int_equal(r.reclaimed_bytes, before - file_size(f->path));
+        assert_int_equal(r.reclaimed_bytes, before - file_size(kdb_path(f->k)));
         /* The freed pages, plus the pointer-map pages that tracked them. */
         assert_true(r.reclaimed_bytes >= free_bytes);
         assert_true(r.reclaimed_bytes <= free_bytes + 16 * u.page_size);
         assert_int_equal(store_measure(f->s, false, &u, &err), 0);
         assert_int_equal(u.freelist_count, 0);
-        assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event"), 10 * 20);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event"), 10 * 20);
 }
 
 static void test_auto_without_room_keeps_free_pages(void **state)
@@ -144,11 +141,11 @@ static void test_auto_without_room_keeps_free_pages(void **state)
         int64_t before;
 
         fill_and_prune(f, false);
-        before = file_size(f->path);
+        before = file_size(kdb_path(f->k));
         r = reclaim(f, STORE_RECLAIM_AUTO, 1 << 20, (int64_t)10 * 60 * 1000);
         assert_non_null(strstr(r.action, "none: volume has"));
         assert_int_equal(r.reclaimed_bytes, 0);
-        assert_int_equal(file_size(f->path), before);
+        assert_int_equal(file_size(kdb_path(f->k)), before);
         assert_int_equal(store_measure(f->s, false, &u, &err), 0);
         assert_true(u.free_bytes > (int64_t)60 * 20 * 2048); /* reported as reusable */
         /* Room, but kagent wrote a second ago: still no VACUUM. */
@@ -157,7 +154,7 @@ static void test_auto_without_room_keeps_free_pages(void **state)
         /* None never touches the file. */
         r = reclaim(f, STORE_RECLAIM_NONE, 1LL << 40, (int64_t)10 * 60 * 1000);
         assert_string_equal(r.action, "none: reclaim.mode is None");
-        assert_int_equal(file_size(f->path), before);
+        assert_int_equal(file_size(kdb_path(f->k)), before);
 }
 
 static void test_auto_with_room_and_idle_vacuums(void **state)
@@ -167,14 +164,14 @@ static void test_auto_with_room_and_idle_vacuums(void **state)
         int64_t before;
 
         fill_and_prune(f, false);
-        before = file_size(f->path);
+        before = file_size(kdb_path(f->k));
         r = reclaim(f, STORE_RECLAIM_AUTO, 1LL << 40, (int64_t)10 * 60 * 1000);
         assert_string_equal(r.action, "VACUUM");
         assert_true(r.reclaimed_bytes > (int64_t)60 * 20 * 2048);
-        assert_int_equal(r.reclaimed_bytes, before - file_size(f->path));
-        assert_int_equal(kdb_int(f->db, "PRAGMA auto_vacuum"), 0);
-        assert_int_equal(kdb_int(f->db, "SELECT count(*) FROM event"), 10 * 20);
-        assert_string_equal(kdb_list(f->db, (char[8]){ 0 }, 8, "PRAGMA integrity_check"), "ok");
+        assert_int_equal(r.reclaimed_bytes, before - file_size(kdb_path(f->k)));
+        assert_int_equal(kdb_int(f->k, "PRAGMA auto_vacuum"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event"), 10 * 20);
+        assert_string_equal(kdb_list(f->k, (char[8]){ 0 }, 8, "PRAGMA integrity_check"), "ok");
 }
 
 static void test_incremental_mode_converts_once(void **state)
