@@ -61,6 +61,8 @@ start)
         [ "$(id -u)" -eq 0 ] && owner=postgres
         id "$owner" >/dev/null 2>&1 || { echo "pg_server: no '$owner' user to run postgres as" >&2; exit 1; }
         base=$(mktemp -d /tmp/kr-pg-XXXXXX)
+        # A start that fails half-way leaves nothing behind.
+        trap 'rc=$?; [ $rc -eq 0 ] || { as_owner "$bin/pg_ctl" -D "$base/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$base"; }' EXIT
         chmod 700 "$base"
         [ "$(id -u)" -eq 0 ] && chown "$owner" "$base"
         data=$base/data
@@ -82,6 +84,7 @@ port='$port'
 EOF
         umask 077
         printf 'postgresql://postgres:%s@127.0.0.1:%s/postgres\n' "$password" "$port" >"$dir/url"
+        trap - EXIT
         ;;
 stop)
         [ -f "$dir/env" ] || exit 0
