@@ -152,10 +152,17 @@ static bool policy_active(const struct controller *c)
 static void check_database(struct controller *c)
 {
         struct errbuf err;
+        int rc;
 
         errbuf_clear(&err);
-        if (store_check(c->store, &err) == 0)
+        rc = store_check(c->store, &err);
+        if (rc == 0)
                 return;
+        if (rc != -EIO) {
+                /* Not corruption (e.g. PostgreSQL unreachable): runs fail and retry instead. */
+                log_warn("database check not possible", LOG_STR("error", errbuf_msg(&err)));
+                return;
+        }
         c->st.db_corrupt = true;
         (void)str_copy(c->st.db_corrupt_reason, errbuf_msg(&err), sizeof(c->st.db_corrupt_reason));
         log_error("database failed its integrity check: nothing will be deleted",
