@@ -340,11 +340,12 @@ static int recheck_rows(struct sq *q, int64_t lo, int64_t hi, int64_t *skipped, 
 
                 rc = sq_prepare(q,
                                 "DELETE FROM temp.kr_cand WHERE seq > ?1 AND seq <= ?2 AND "
-                                "+tbl IN (6, 7) AND +rule IN (0, 1) AND skey IN (SELECT k.skey "
-                                "FROM temp.kr_skey k WHERE k.anyuser = 0 AND EXISTS (SELECT 1 "
-                                "FROM main.session s WHERE s.id = k.sid AND s.user_id <> k.uid "
-                                "AND NOT EXISTS (SELECT 1 FROM temp.kr_cand y WHERE y.tbl = 9 "
-                                "AND y.rid = s.rowid AND y.seq <= ?2)))",
+                                "+tbl IN (6, 7) AND +rule IN (0, 1) AND EXISTS (SELECT 1 "
+                                "FROM temp.kr_skey k WHERE k.skey = kr_cand.skey AND "
+                                "k.anyuser = 0 AND EXISTS (SELECT 1 FROM main.session s WHERE "
+                                "s.id = k.sid AND s.user_id <> k.uid AND NOT EXISTS (SELECT 1 "
+                                "FROM temp.kr_cand y WHERE y.tbl = 9 AND y.rid = s.rowid AND "
+                                "y.seq <= ?2)))",
                                 &st, err);
                 if (rc < 0)
                         return rc;
