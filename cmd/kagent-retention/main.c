@@ -11,8 +11,11 @@
 #include <string.h>
 #include <sys/stat.h>
 
+#include <jansson.h>
+
 #include "base/clock.h"
 #include "base/errbuf.h"
+#include "base/memguard.h"
 #include "cli.h"
 #include "controller/controller.h"
 #include "datagen/datagen.h"
@@ -304,6 +307,8 @@ int main(int argc, char **argv)
         struct config c;
         int rc;
 
+        /* Before any JSON is parsed: a parse that lost an allocation is -ENOMEM, not data. */
+        json_set_alloc_funcs(memguard_malloc, free);
         if (argc < 2) {
                 usage(stderr);
                 return EXIT_USAGE;

@@ -454,6 +454,7 @@ static int parse_body(const struct kube_xfer *x, const char *method, const char 
 {
         json_error_t jerr;
         json_t *v;
+        int rc = 0;
 
         if (x->len == 0) {
                 if (out)
@@ -462,10 +463,10 @@ static int parse_body(const struct kube_xfer *x, const char *method, const char 
         }
         if (!out)
                 return 0;
-        v = json_loadb(x->body, x->len, JSON_REJECT_DUPLICATES, &jerr);
+        v = kube_json_load(x->body, x->len, &jerr, &rc);
         if (!v)
-                return errbuf_set(err, kube_json_errno(&jerr), "%s %s: malformed response: %s",
-                                  method, path, jerr.text);
+                return errbuf_set(err, rc, "%s %s: malformed response: %s", method, path,
+                                  jerr.text);
         *out = v;
         return 0;
 }

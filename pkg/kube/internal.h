@@ -32,6 +32,12 @@ const char *kube_json_meta_str(const json_t *obj, const char *key);
 
 /* -ENOMEM when jansson failed for lack of memory, else -EPROTO (malformed input). */
 int kube_json_errno(const json_error_t *jerr);
+/*
+ * Parse JSON text from outside, duplicate keys rejected. Returns a new reference, or NULL with
+ * jerr->text set and '*out_code' -ENOMEM (an allocation failed during the parse: the result
+ * cannot be trusted, see base/memguard.h) or -EPROTO (malformed).
+ */
+json_t *kube_json_load(const char *text, size_t len, json_error_t *jerr, int *out_code);
 /* True when s[0..len) is well-formed UTF-8 (what jansson accepts in strings). */
 bool kube_utf8_valid(const char *s, size_t len);
 

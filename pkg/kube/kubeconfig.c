@@ -168,8 +168,11 @@ static int yaml_to_json(const char *text, size_t len, const char *path, json_t *
                 yaml_event_t ev;
 
                 if (!yaml_parser_parse(&parser, &ev)) {
-                        rc = yaml_error(err, path, &parser.problem_mark,
-                                        parser.problem ? parser.problem : "invalid yaml");
+                        if (parser.error == YAML_MEMORY_ERROR)
+                                rc = errbuf_set(err, -ENOMEM, "out of memory");
+                        else
+                                rc = yaml_error(err, path, &parser.problem_mark,
+                                                parser.problem ? parser.problem : "invalid yaml");
                         goto out;
                 }
                 rc = on_event(&cv, &ev, err);

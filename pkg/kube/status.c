@@ -234,7 +234,10 @@ int kube_status_error(long http_status, const char *method, const char *path, co
         int code;
 
         if (body && body_len > 0) {
-                st = json_loadb(body, body_len, JSON_REJECT_DUPLICATES, NULL);
+                json_error_t jerr;
+                int rc;
+
+                st = kube_json_load(body, body_len, &jerr, &rc);
                 if (st && json_is_string(json_object_get(st, "kind")) &&
                     strcmp(kube_json_str(st, "kind"), "Status") == 0) {
                         reason = kube_json_str(st, "reason");

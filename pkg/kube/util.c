@@ -13,6 +13,8 @@
 #include <unistd.h>
 
 #include "base/errbuf.h"
+#include "base/memguard.h"
+#include "base/str.h"
 #include "kube/internal.h"
 
 void kube_time_format(int64_t wall_ms, bool micro, char *out, size_t size)
@@ -133,6 +135,22 @@ int kube_json_errno(const json_error_t *jerr)
         if (json_error_code(jerr) == json_error_out_of_memory || jerr->text[0] == '\0')
                 return -ENOMEM;
         return -EPROTO;
+}
+
+json_t *kube_json_load(const char *text, size_t len, json_error_t *jerr, int *out_code)
+{
+        unsigned long failures = memguard_failures();
+        json_t *v = json_loadb(text, len, JSON_REJECT_DUPLICATES, jerr);
+
+        if (memguard_failures() != failures) {
+                json_decref(v);
+                (void)str_copy(jerr->text, "out of memory", sizeof(jerr->text));
+                *out_code = -ENOMEM;
+                return NULL;
+        }
+        if (!v)
+                *out_code = kube_json_errno(jerr);
+        return v;
 }
 
 /* The length of the sequence 'lead' starts and the smallest code point it may encode. */

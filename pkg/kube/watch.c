@@ -136,9 +136,9 @@ static int parse_line(const char *line, size_t len, kube_watch_fn *on_event, voi
         if (len == 0)
                 return 0; /* a blank keep-alive line */
         memset(&ev, 0, sizeof(ev));
-        root = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+        root = kube_json_load(line, len, &jerr, &rc);
         if (!root) {
-                rc = errbuf_set(err, kube_json_errno(&jerr), "watch event: %s", jerr.text);
+                rc = errbuf_set(err, rc, "watch event: %s", jerr.text);
                 goto out;
         }
         type = kube_json_str(root, "type");
@@ -593,15 +593,14 @@ static void list_done(struct kube_watch *w, CURLcode cc)
                 fail_attempt(w, rc, true, w->xfer.retry_after_ms, &err);
                 return;
         }
-        list = json_loadb(w->xfer.body ? w->xfer.body : "", w->xfer.len, JSON_REJECT_DUPLICATES,
-                          &jerr);
+        rc = 0;
+        list = kube_json_load(w->xfer.body ? w->xfer.body : "", w->xfer.len, &jerr, &rc);
         items = json_object_get(list, "items");
         rv = kube_json_meta_str(list, "resourceVersion");
         if (!list || (!json_is_array(items) && !json_is_null(items)) || !rv ||
             strlen(rv) >= sizeof(w->rv)) {
-                rc = errbuf_set(&err, list ? -EPROTO : kube_json_errno(&jerr),
-                                "list %s: malformed response%s%s", w->path, list ? "" : ": ",
-                                list ? "" : jerr.text);
+                rc = errbuf_set(&err, list ? -EPROTO : rc, "list %s: malformed response%s%s",
+                                w->path, list ? "" : ": ", list ? "" : jerr.text);
                 json_decref(list);
                 fail_attempt(w, rc, true, -1, &err);
                 return;

@@ -17,6 +17,7 @@
 
 #include "base/buf.h"
 #include "base/errbuf.h"
+#include "base/memguard.h"
 #include "base/str.h"
 
 #define API_VERSION "kagent.dev/v1alpha1"
@@ -800,14 +801,45 @@ static int text_error(struct policy_errors *errs, struct errbuf *err, const stru
 }
 
 /*
- * Decode policy text into a JSON value: jansson for text that starts with '{' (exact numbers,
- * duplicate keys rejected), else YAML. Errors go to 'terr'; a null document is "empty".
+ * JSON text (it starts with '{') through jansson: exact numbers, duplicate keys rejected. A
+ * parse that lost an allocation is -ENOMEM whatever jansson returned (base/memguard.h).
+ */
+static int json_text(const char *text, size_t len, json_t **out, struct errbuf *terr)
+{
+        unsigned long failures = memguard_failures();
+        json_error_t jerr;
+        json_t *root;
+        int rc;
+
+        root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
+        if (memguard_failures() != failures ||
+            (!root && json_error_code(&jerr) == json_error_out_of_memory)) {
+                json_decref(root);
+                return errbuf_set(terr, -ENOMEM, "out of memory");
+        }
+        if (root) {
+                *out = root;
+                return 0;
+        }
+        /* '{' also opens a YAML flow mapping ("{spec: {}}"): accept valid YAML. */
+        rc = policy_yaml_to_json(text, len, out, NULL);
+        if (rc == -ENOMEM)
+                return errbuf_set(terr, rc, "out of memory");
+        if (rc < 0)
+                return errbuf_set(terr, -EINVAL, "json: line %d, column %d: %s", jerr.line,
+                                  jerr.column, jerr.text);
+        return 0;
+}
+
+/*
+ * Decode policy text into a JSON value: jansson for text that starts with '{', else YAML.
+ * Errors go to 'terr'; a null document is "empty".
  */
 static int text_to_json(const char *text, size_t len, json_t **out, struct errbuf *terr)
 {
         json_t *root = NULL;
-        json_error_t jerr;
         size_t i = 0;
+        int rc;
 
         if (len > (size_t)POLICY_TEXT_MAX)
                 return errbuf_set(terr, -EMSGSIZE, "policy text is larger than %d bytes",
@@ -816,18 +848,12 @@ static int text_to_json(const char *text, size_t len, json_t **out, struct errbu
                 return errbuf_set(terr, -EINVAL, "policy text contains a NUL byte");
         while (i < len && (text[i] == ' ' || text[i] == '\t' || text[i] == '\r' || text[i] == '\n'))
                 i++;
-        if (i < len && text[i] == '{') {
-                root = json_loadb(text, len, JSON_REJECT_DUPLICATES, &jerr);
-                /* '{' also opens a YAML flow mapping ("{spec: {}}"): accept valid YAML. */
-                if (!root && policy_yaml_to_json(text, len, &root, NULL) < 0)
-                        return errbuf_set(terr, -EINVAL, "json: line %d, column %d: %s", jerr.line,
-                                          jerr.column, jerr.text);
-        } else {
-                int rc = policy_yaml_to_json(text ? text : "", len, &root, terr);
-
-                if (rc < 0)
-                        return rc;
-        }
+        if (i < len && text[i] == '{')
+                rc = json_text(text, len, &root, terr);
+        else
+                rc = policy_yaml_to_json(text ? text : "", len, &root, terr);
+        if (rc < 0)
+                return rc;
         if (json_is_null(root)) {
                 json_decref(root);
                 return errbuf_set(terr, -EINVAL, "empty document");
