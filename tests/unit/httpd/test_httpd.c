@@ -21,6 +21,7 @@
 #include <cmocka.h>
 
 #include "base/errbuf.h"
+#include "failalloc.h"
 #include "httpc.h"
 #include "httpd/httpd.h"
 #include "metrics/metrics.h"
@@ -97,6 +98,39 @@ static int64_t fake_clock(void *userdata)
 {
         (void)userdata;
         return atomic_load(&fake_now_ms);
+}
+
+/* The health state's constructor under allocation failure (tests/unit/common/failalloc.h). */
+static int health_new_call(void *userdata)
+{
+        struct httpd_health **h = userdata;
+        struct errbuf err;
+
+        *h = NULL;
+        errbuf_clear(&err);
+        return httpd_health_new(5000, fake_clock, NULL, h, &err);
+}
+
+static void health_new_check(int rc, bool injected, void *userdata)
+{
+        struct httpd_health **h = userdata;
+
+        if (injected) {
+                assert_int_equal(rc, -ENOMEM);
+                assert_null(*h);
+                return;
+        }
+        assert_int_equal(rc, 0);
+        assert_false(httpd_health_is_ready(*h, NULL, 0));
+        httpd_health_free(*h);
+}
+
+static void test_health_alloc_failures(void **state)
+{
+        struct httpd_health *h;
+
+        (void)state;
+        assert_true(failalloc_each(health_new_call, health_new_check, &h) >= 1);
 }
 
 static void test_health_state(void **state)
@@ -474,6 +508,7 @@ int main(void)
         const struct CMUnitTest tests[] = {
                 cmocka_unit_test(test_addr_parse),
                 cmocka_unit_test(test_health_state),
+                cmocka_unit_test(test_health_alloc_failures),
                 cmocka_unit_test_setup_teardown(test_endpoints, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_roles, fixture_setup, fixture_teardown),
                 cmocka_unit_test_setup_teardown(test_oversize_request, fixture_setup,

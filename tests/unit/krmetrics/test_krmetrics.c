@@ -10,7 +10,6 @@
 #include <setjmp.h>
 #include <spawn.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -23,6 +22,7 @@
 #include <cmocka.h>
 
 #include "base/errbuf.h"
+#include "failalloc.h"
 #include "httpc.h"
 #include "httpd/httpd.h"
 #include "krmetrics/krmetrics.h"
@@ -30,35 +30,6 @@
 #include "metrics/metrics.h"
 
 extern char **environ;
-
-/* Allocation control, as in test_metrics.c (linked with -Wl,--wrap=malloc,...). */
-/* NOLINTBEGIN(bugprone-reserved-identifier,readability-identifier-naming): the linker's names */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-
-static atomic_long alloc_count;
-static atomic_long fail_at; /* 0: never fail */
-
-static bool alloc_fails(void)
-{
-        long n = atomic_fetch_add(&alloc_count, 1) + 1;
-        long f = atomic_load(&fail_at);
-
-        return f > 0 && n == f;
-}
-
-void *__wrap_malloc(size_t size)
-{
-        return alloc_fails() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-        return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-/* NOLINTEND(bugprone-reserved-identifier,readability-identifier-naming) */
 
 static char text[1 << 17];
 
@@ -316,27 +287,37 @@ static void test_policy(void **state)
         krmetrics_free(m);
 }
 
+/* Each allocation of the constructor fails in turn (tests/unit/common/failalloc.h). */
+static int new_call(void *userdata)
+{
+        struct krmetrics **m = userdata;
+        struct errbuf err;
+
+        *m = NULL;
+        errbuf_clear(&err);
+        return krmetrics_new("1", 0, m, &err);
+}
+
+static void new_check(int rc, bool injected, void *userdata)
+{
+        struct krmetrics **m = userdata;
+
+        if (injected) {
+                assert_int_equal(rc, -ENOMEM);
+                assert_null(*m);
+                return;
+        }
+        assert_int_equal(rc, 0);
+        assert_non_null(strstr(scrape(*m), "kagent_retention_build_info{"));
+        krmetrics_free(*m);
+}
+
 static void test_alloc_failures(void **state)
 {
         struct krmetrics *m;
-        long n;
 
         (void)state;
-        for (n = 1;; n++) {
-                int rc;
-
-                m = NULL;
-                atomic_store(&alloc_count, 0);
-                atomic_store(&fail_at, n);
-                rc = krmetrics_new("1", 0, &m, NULL);
-                atomic_store(&fail_at, 0);
-                if (rc == 0)
-                        break;
-                assert_int_equal(rc, -ENOMEM);
-                assert_null(m);
-        }
-        assert_true(n > 10);
-        krmetrics_free(m);
+        assert_true(failalloc_each(new_call, new_check, &m) > 10);
 }
 
 /* Run 'argv' with 'input' on stdin; its stdout and stderr go to out[size]. Returns the status. */

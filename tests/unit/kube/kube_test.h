@@ -11,14 +11,6 @@
  * fakeapi.h.
  */
 
-/* Allocation control (the binary links with -Wl,--wrap=malloc,...): the Nth allocation from
- * now fails (0: none); jansson's allocations count too. */
-void alloc_fail_at(long n);
-/* Allocations made since the last alloc_fail_at(). */
-long alloc_count(void);
-/* Exempt jansson's allocations from failing: its parser reports some as syntax errors. */
-void alloc_json_exempt(bool exempt);
-
 /* A fresh temporary directory (caller frees with tmpdir_remove). */
 void tmpdir_make(char *out, size_t size);
 void tmpdir_remove(const char *dir);

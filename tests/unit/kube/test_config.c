@@ -20,6 +20,7 @@
 #include <cmocka.h>
 
 #include "base/errbuf.h"
+#include "failalloc.h"
 #include "kube/kube.h"
 #include "kube_test.h"
 
@@ -290,28 +291,86 @@ static void test_kubeconfig_file_and_load(void **state)
         tmpdir_remove(dir);
 }
 
-/* Every allocation failure while parsing is -ENOMEM, never a crash or a leak. */
+/*
+ * Allocation failures (tests/unit/common/failalloc.h): every allocation of a load, libyaml's,
+ * jansson's and libc's included, fails in turn: -ENOMEM, the output untouched, nothing leaked.
+ */
+struct load_case {
+        const char *text;    /* kube_config_parse_kubeconfig() when set */
+        const char *path;    /* else kube_config_from_kubeconfig() of this file */
+        const char *sa_dir;  /* else kube_config_in_cluster() with this directory */
+        const char *context; /* the context to use */
+        const char *server;  /* the server a successful load finds */
+        struct kube_config cfg;
+        struct errbuf err;
+};
+
+static int load_call(void *userdata)
+{
+        struct load_case *c = userdata;
+
+        memset(&c->cfg, 0x5a, sizeof(c->cfg));
+        errbuf_clear(&c->err);
+        if (c->text)
+                return parse(c->text, c->context, &c->cfg, &c->err);
+        if (c->path)
+                return kube_config_from_kubeconfig(c->path, c->context, &c->cfg, &c->err);
+        return kube_config_in_cluster("10.96.0.1", "443", c->sa_dir, &c->cfg, &c->err);
+}
+
+static void load_check(int rc, bool injected, void *userdata)
+{
+        struct load_case *c = userdata;
+        struct kube_config untouched;
+
+        if (!injected || rc == 0) { /* complete, or the failure was absorbed (failalloc.h) */
+                assert_int_equal(rc, 0);
+                assert_string_equal(c->cfg.server, c->server);
+                kube_config_cleanup(&c->cfg);
+                return;
+        }
+        if (rc != -ENOMEM)
+                fail_msg("allocation %ld failed: got %d (%s), want -ENOMEM", failalloc_count(), rc,
+                         c->err.msg);
+        assert_int_equal(c->err.code, -ENOMEM);
+        memset(&untouched, 0x5a, sizeof(untouched));
+        assert_memory_equal(&c->cfg, &untouched, sizeof(untouched));
+}
+
 static void test_kubeconfig_alloc_failures(void **state)
 {
-        long n;
+        struct load_case c = { .text = base_kc,
+                               .context = "data",
+                               .server = "https://c1.example:6443" };
 
         (void)state;
-        for (n = 1;; n++) {
-                struct kube_config cfg;
-                struct errbuf err;
-                int rc;
+        assert_true(failalloc_each(load_call, load_check, &c) > 10);
+        c.context = NULL; /* current-context: a token and a CA file */
+        c.server = "https://c1.example:6443";
+        assert_true(failalloc_each(load_call, load_check, &c) > 10);
+}
 
-                alloc_fail_at(n);
-                rc = parse(base_kc, "data", &cfg, &err);
-                alloc_fail_at(0);
-                if (rc == 0) {
-                        kube_config_cleanup(&cfg);
-                        break;
-                }
-                assert_int_equal(rc, -ENOMEM);
-                assert_true(n < 10000);
-        }
-        assert_true(n > 10);
+static void test_load_alloc_failures(void **state)
+{
+        struct load_case c = { .context = "insecure", .server = "https://insecure.example" };
+        char dir[64];
+        char path[128];
+
+        (void)state;
+        tmpdir_make(dir, sizeof(dir));
+        write_file(dir, "config", base_kc, 0);
+        (void)snprintf(path, sizeof(path), "%s/config", dir);
+        c.path = path;
+        assert_true(failalloc_each(load_call, load_check, &c) > 10);
+        /* In-cluster: token, CA and namespace files. */
+        write_file(dir, "token", "eyJhbGciOi.token.sig\n", 0);
+        write_file(dir, "ca.crt", "-----BEGIN CERTIFICATE-----\n", 0);
+        write_file(dir, "namespace", "kagent\n", 0);
+        c.path = NULL;
+        c.sa_dir = dir;
+        c.server = "https://10.96.0.1:443";
+        assert_true(failalloc_each(load_call, load_check, &c) > 3);
+        tmpdir_remove(dir);
 }
 
 static void test_in_cluster(void **state)
@@ -421,6 +480,7 @@ int run_config_tests(void)
                 cmocka_unit_test(test_kubeconfig_errors),
                 cmocka_unit_test(test_kubeconfig_file_and_load),
                 cmocka_unit_test(test_kubeconfig_alloc_failures),
+                cmocka_unit_test(test_load_alloc_failures),
                 cmocka_unit_test(test_in_cluster),
                 cmocka_unit_test(test_token_rotation),
         };

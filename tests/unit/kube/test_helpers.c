@@ -19,6 +19,7 @@
 #include <jansson.h>
 
 #include "base/errbuf.h"
+#include "failalloc.h"
 #include "fakeapi.h"
 #include "kube/kube.h"
 #include "kube_test.h"
@@ -100,13 +101,16 @@ static void test_condition_semantics(void **state)
         for (long n = 1;; n++) {
                 int rc;
 
-                alloc_fail_at(n);
+                failalloc_arm(n);
                 rc = kube_condition_set(conds, &ready, T0 + 7200000, &changed, &err);
-                alloc_fail_at(0);
-                if (rc == 0)
+                failalloc_disarm();
+                if (rc == 0) {
+                        assert_false(failalloc_injected());
                         break;
+                }
                 assert_int_equal(rc, -ENOMEM);
                 assert_true(json_equal(before, conds));
+                assert_int_equal(failalloc_live(), 0);
         }
         assert_string_equal(cond_str(conds, "Ready", "reason"), "Other");
         json_decref(before);

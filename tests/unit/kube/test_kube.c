@@ -1,14 +1,13 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Unit tests of pkg/kube: the entry point, allocation-failure wrappers and file helpers shared
- * by the groups in test_config.c, test_client.c, test_watch.c and test_helpers.c.
+ * Unit tests of pkg/kube: the entry point and file helpers shared by the groups in
+ * test_config.c, test_client.c, test_watch.c and test_helpers.c.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -20,72 +19,9 @@
 #include <cmocka.h>
 #include <jansson.h>
 
+#include "base/memguard.h"
 #include "kube/kube.h"
 #include "kube_test.h"
-
-/* NOLINTBEGIN(bugprone-reserved-identifier,readability-identifier-naming): the linker's names */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-char *__real_strdup(const char *s);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-char *__wrap_strdup(const char *s);
-
-static atomic_long allocs;
-static atomic_long fail_at;     /* 0: never fail */
-static atomic_bool json_exempt; /* jansson's allocations never fail */
-
-static bool alloc_fails(void)
-{
-        long n = atomic_fetch_add(&allocs, 1) + 1;
-        long f = atomic_load(&fail_at);
-
-        return f > 0 && n == f;
-}
-
-void *__wrap_malloc(size_t size)
-{
-        return alloc_fails() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-        return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-        return alloc_fails() ? NULL : __real_realloc(p, size);
-}
-
-char *__wrap_strdup(const char *s)
-{
-        return alloc_fails() ? NULL : __real_strdup(s);
-}
-/* NOLINTEND(bugprone-reserved-identifier,readability-identifier-naming) */
-
-static void *json_malloc(size_t size)
-{
-        return atomic_load(&json_exempt) ? __real_malloc(size) : __wrap_malloc(size);
-}
-
-void alloc_json_exempt(bool exempt)
-{
-        atomic_store(&json_exempt, exempt);
-}
-
-void alloc_fail_at(long n)
-{
-        atomic_store(&allocs, 0);
-        atomic_store(&fail_at, n);
-}
-
-long alloc_count(void)
-{
-        return atomic_load(&allocs);
-}
 
 void tmpdir_make(char *out, size_t size)
 {
@@ -128,7 +64,8 @@ int main(void)
 {
         int failed = 0;
 
-        json_set_alloc_funcs(json_malloc, free);
+        /* As main() does: a JSON parse that lost an allocation is -ENOMEM. */
+        json_set_alloc_funcs(memguard_malloc, free);
         assert_int_equal(kube_global_init(NULL), 0);
         failed += run_config_tests();
         failed += run_client_tests();

@@ -19,53 +19,8 @@
 #include <cmocka.h>
 
 #include "base/errbuf.h"
+#include "failalloc.h"
 #include "metrics/metrics.h"
-
-/*
- * Allocation control: the test links with -Wl,--wrap=malloc,... so every allocation of the
- * code under test passes here. fail_at = N makes the Nth allocation from now fail; counting
- * tells how many allocations a call made.
- */
-/* NOLINTBEGIN(bugprone-reserved-identifier,readability-identifier-naming): the linker's names */
-void *__real_malloc(size_t size);
-void *__real_calloc(size_t n, size_t size);
-void *__real_realloc(void *p, size_t size);
-void *__wrap_malloc(size_t size);
-void *__wrap_calloc(size_t n, size_t size);
-void *__wrap_realloc(void *p, size_t size);
-
-static atomic_long alloc_count;
-static atomic_long fail_at; /* 0: never fail */
-
-static bool alloc_fails(void)
-{
-        long n = atomic_fetch_add(&alloc_count, 1) + 1;
-        long f = atomic_load(&fail_at);
-
-        return f > 0 && n == f;
-}
-
-void *__wrap_malloc(size_t size)
-{
-        return alloc_fails() ? NULL : __real_malloc(size);
-}
-
-void *__wrap_calloc(size_t n, size_t size)
-{
-        return alloc_fails() ? NULL : __real_calloc(n, size);
-}
-
-void *__wrap_realloc(void *p, size_t size)
-{
-        return alloc_fails() ? NULL : __real_realloc(p, size);
-}
-/* NOLINTEND(bugprone-reserved-identifier,readability-identifier-naming) */
-
-static void alloc_reset(long fail)
-{
-        atomic_store(&alloc_count, 0);
-        atomic_store(&fail_at, fail);
-}
 
 static const double small_buckets[] = { 0.1, 1, 10 };
 
@@ -467,54 +422,89 @@ static void test_double_format(void **state)
                             "1.7976931348623157e+308");
 }
 
-static void test_alloc_failures(void **state)
-{
-        static const double b[] = { 1, 2 };
-        struct metrics_desc d = { .name = "x_h",
-                                  .help = "h",
-                                  .type = METRICS_HISTOGRAM,
-                                  .labels = { "a" },
-                                  .buckets = b,
-                                  .n_buckets = 2,
-                                  .max_series = 8 };
+/*
+ * Allocation failures (tests/unit/common/failalloc.h): each allocation of a constructor fails in
+ * turn: -ENOMEM, no object handed out, nothing leaked.
+ */
+struct alloc_case {
         struct metrics_registry *r;
         struct metrics_family *f;
+};
+
+static const double alloc_buckets[] = { 1, 2 };
+static const struct metrics_desc alloc_desc = { .name = "x_h",
+                                                .help = "h",
+                                                .type = METRICS_HISTOGRAM,
+                                                .labels = { "a" },
+                                                .buckets = alloc_buckets,
+                                                .n_buckets = 2,
+                                                .max_series = 8 };
+
+static int registry_call(void *userdata)
+{
+        struct alloc_case *c = userdata;
+
+        c->r = NULL;
+        return metrics_registry_new(4, &c->r, NULL);
+}
+
+static void registry_check(int rc, bool injected, void *userdata)
+{
+        struct alloc_case *c = userdata;
+
+        if (injected) {
+                assert_int_equal(rc, -ENOMEM);
+                assert_null(c->r);
+                return;
+        }
+        assert_int_equal(rc, 0);
+        metrics_registry_free(c->r);
+}
+
+/* A family in a registry made beforehand. */
+static int family_call(void *userdata)
+{
+        struct alloc_case *c = userdata;
+        c->f = NULL;
+        return metrics_family_add(c->r, &alloc_desc, &c->f, NULL);
+}
+
+static void family_check(int rc, bool injected, void *userdata)
+{
+        struct alloc_case *c = userdata;
+
+        if (injected) {
+                assert_int_equal(rc, -ENOMEM);
+                assert_null(c->f);
+        } else {
+                assert_int_equal(rc, 0);
+                assert_non_null(c->f);
+        }
+        /* The family belongs to the registry: free both, start the next call afresh. */
+        metrics_registry_free(c->r);
+        assert_int_equal(metrics_registry_new(4, &c->r, NULL), 0);
+}
+
+static void test_alloc_failures(void **state)
+{
+        struct alloc_case c = { 0 };
         struct metrics_series *s = NULL;
         char buf[4096];
         size_t len = 0;
-        int rc;
-        long n;
 
         (void)state;
-        for (n = 1;; n++) {
-                r = NULL;
-                alloc_reset(n);
-                rc = metrics_registry_new(4, &r, NULL);
-                alloc_reset(0);
-                if (rc == 0)
-                        break;
-                assert_int_equal(rc, -ENOMEM);
-                assert_null(r);
-        }
-        assert_true(n > 1);
-        for (n = 1;; n++) {
-                f = NULL;
-                alloc_reset(n);
-                rc = metrics_family_add(r, &d, &f, NULL);
-                alloc_reset(0);
-                if (rc == 0)
-                        break;
-                assert_int_equal(rc, -ENOMEM);
-                assert_null(f);
-        }
-        assert_true(n > 1);
+        assert_true(failalloc_each(registry_call, registry_check, &c) > 1);
+        assert_int_equal(metrics_registry_new(4, &c.r, NULL), 0);
+        assert_true(failalloc_each(family_call, family_check, &c) > 1);
         /* Creating series, updating and scraping never allocate. */
-        alloc_reset(0);
-        assert_int_equal(metrics_series_get(f, (const char *[]){ "v" }, &s, NULL), 0);
+        assert_int_equal(metrics_family_add(c.r, &alloc_desc, &c.f, NULL), 0);
+        failalloc_arm(0);
+        assert_int_equal(metrics_series_get(c.f, (const char *[]){ "v" }, &s, NULL), 0);
         metrics_histogram_observe(s, 1.5);
-        assert_int_equal(metrics_registry_write(r, buf, sizeof(buf), &len, NULL), 0);
-        assert_int_equal(atomic_load(&alloc_count), 0);
-        metrics_registry_free(r);
+        assert_int_equal(metrics_registry_write(c.r, buf, sizeof(buf), &len, NULL), 0);
+        failalloc_disarm();
+        assert_int_equal(failalloc_count(), 0);
+        metrics_registry_free(c.r);
 }
 
 /*

@@ -20,6 +20,7 @@
 
 #include "base/errbuf.h"
 #include "policy/policy.h"
+#include "policy_test.h"
 
 #define SEC  1000LL
 #define MIN  (60 * SEC)
@@ -1471,6 +1472,8 @@ int main(void)
                 cmocka_unit_test(test_bad_files),
                 cmocka_unit_test(test_load_file_errors),
         };
+        int failed = cmocka_run_group_tests(tests, NULL, NULL);
 
-        return cmocka_run_group_tests(tests, NULL, NULL);
+        failed += run_alloc_tests();
+        return failed == 0 ? 0 : 1;
 }
