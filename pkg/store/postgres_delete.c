@@ -628,11 +628,17 @@ int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         res.txn_us = (clock_mono_ns() - t0) / 1000;
         res.wait_us = 0;
         q->cursor = hi;
+        /*
+         * Through the seq index: a scan would step over every row earlier batches deleted (a
+         * temp table is never vacuumed), a cost growing with the plan times the batches.
+         */
         pg_params_init(&p);
         pg_param_i64(&p, hi);
-        rc = pg_int(q,
-                    "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_cand WHERE seq > $1 LIMIT 1) m",
-                    &p, &more, err, "batch");
+        rc = pg_int(
+                q,
+                "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_cand WHERE seq > $1 ORDER BY seq "
+                "LIMIT 1) m",
+                &p, &more, err, "batch");
         if (rc < 0)
                 return rc;
         res.done = more == 0;
