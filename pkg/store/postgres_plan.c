@@ -10,7 +10,9 @@
  *
  * Temp tables (pg_temp, gone with the connection):
  *   kr_act   (sid, uid) -> session row present, timestamps known, last activity, newest update
- *            of an unfinished task, event count and oldest event, checkpoint count
+ *            of an unfinished task, event count and oldest event, checkpoint count, first block
+ *            range holding one of its events
+ *   kr_evs   per block range partial event aggregates, merged into kr_act
  *   kr_tact  task activity per session id, and per owner where task.user_id is set
  *   kr_skey  session keys re-checked inside each delete transaction
  *   kr_list  the sessions a per-session rule walks, numbered
@@ -64,7 +66,9 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 "last timestamptz NOT NULL DEFAULT '-infinity', "
                 "nonterm timestamptz NOT NULL DEFAULT '-infinity', "
                 "ev_n bigint NOT NULL DEFAULT 0, ev_first timestamptz, "
-                "cp_n bigint NOT NULL DEFAULT 0, PRIMARY KEY (sid, uid));"
+                "cp_n bigint NOT NULL DEFAULT 0, pos bigint, PRIMARY KEY (sid, uid));"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_evs(sid text, uid text, last timestamptz, "
+                "n bigint, first timestamptz, pos bigint);"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_tact(sid text NOT NULL, uid text NOT NULL, "
                 "anyuser boolean NOT NULL, last timestamptz NOT NULL, "
                 "nonterm timestamptz NOT NULL, PRIMARY KEY (sid, uid, anyuser));"
@@ -122,6 +126,11 @@ static bool bind_value(const struct binds *b, const char *name, size_t len, char
                 { "cut", offsetof(struct binds, cut_ms), true },
         };
 
+        /* The first block of the range as a number: where a session's rows start. */
+        if (len == 3 && strncmp(name, "blk", 3) == 0) {
+                (void)snprintf(out, size, "%" PRId64, b->lo);
+                return true;
+        }
         if ((len == 2 && strncmp(name, "lo", 2) == 0) ||
             (len == 2 && strncmp(name, "hi", 2) == 0)) {
                 int64_t v = name[0] == 'l' ? b->lo : b->hi;
@@ -612,6 +621,40 @@ static int act_step(struct pgs *q, enum store_table t, const char *tpl, struct b
         return rc;
 }
 
+/*
+ * Events per session, with where its rows start in the table (the first block range holding
+ * one): the sessions rule deletes in that order, so a batch's rows share pages. kagent's events
+ * are in insertion order, the sessions of a range interleaved: a range's partial aggregates have
+ * about a row per event, so they are appended to kr_evs (no index) and merged into kr_act once,
+ * instead of an upsert per event.
+ */
+static int act_events(struct pgs *q, struct binds *b, struct errbuf *err)
+{
+        int rc;
+
+        if (!q->t[STORE_T_EVENT].present)
+                return 0;
+        rc = act_step(q, STORE_T_EVENT,
+                      "INSERT INTO pg_temp.kr_evs(sid, uid, last, n, first, pos) SELECT "
+                      "c.session_id, c.user_id, coalesce(max(c.created_at), '-infinity'), "
+                      "count(*), min(c.created_at), :blk::bigint FROM {0} c WHERE {1} AND "
+                      "c.session_id IS NOT NULL AND c.user_id IS NOT NULL GROUP BY 1, 2",
+                      b, err);
+        if (rc == 0)
+                rc = run(q,
+                         "INSERT INTO pg_temp.kr_act(sid, uid, last, ev_n, ev_first, pos) "
+                         "SELECT sid, uid, max(last), sum(n), min(first), min(pos) FROM "
+                         "pg_temp.kr_evs GROUP BY 1, 2 ON CONFLICT (sid, uid) DO UPDATE SET "
+                         "last = greatest(kr_act.last, excluded.last), "
+                         "ev_n = kr_act.ev_n + excluded.ev_n, "
+                         "ev_first = least(kr_act.ev_first, excluded.ev_first), "
+                         "pos = least(kr_act.pos, excluded.pos)",
+                         b, NULL, err);
+        if (rc == 0)
+                rc = pg_exec(q, "TRUNCATE pg_temp.kr_evs", NULL, NULL, err, "plan");
+        return rc;
+}
+
 static int act_tasks(struct pgs *q, struct binds *b, struct errbuf *err)
 {
         char fmt[1536];
@@ -647,7 +690,8 @@ static int build_activity(struct pgs *q, struct binds *b, struct errbuf *err)
 {
         int rc;
 
-        rc = pg_exec(q, "TRUNCATE pg_temp.kr_act, pg_temp.kr_tact", NULL, NULL, err, "plan");
+        rc = pg_exec(q, "TRUNCATE pg_temp.kr_act, pg_temp.kr_tact, pg_temp.kr_evs", NULL, NULL, err,
+                     "plan");
         if (rc < 0)
                 return rc;
         if ((rc = act_step(q, STORE_T_SESSION,
@@ -659,16 +703,7 @@ static int build_activity(struct pgs *q, struct binds *b, struct errbuf *err)
                            "present = true, known = excluded.known, "
                            "last = greatest(kr_act.last, excluded.last)",
                            b, err)) < 0 ||
-            (rc = act_step(q, STORE_T_EVENT,
-                           "INSERT INTO pg_temp.kr_act(sid, uid, last, ev_n, ev_first) "
-                           "SELECT c.session_id, c.user_id, coalesce(max(c.created_at), "
-                           "'-infinity'), count(*), min(c.created_at) FROM {0} c WHERE {1} AND "
-                           "c.session_id IS NOT NULL AND c.user_id IS NOT NULL GROUP BY 1, 2 "
-                           "ON CONFLICT (sid, uid) DO UPDATE SET last = greatest(kr_act.last, "
-                           "excluded.last), ev_n = kr_act.ev_n + excluded.ev_n, "
-                           "ev_first = least(kr_act.ev_first, excluded.ev_first)",
-                           b, err)) < 0 ||
-            (rc = act_tasks(q, b, err)) < 0 ||
+            (rc = act_events(q, b, err)) < 0 || (rc = act_tasks(q, b, err)) < 0 ||
             (rc = act_step(q, STORE_T_CHECKPOINT,
                            "INSERT INTO pg_temp.kr_act(sid, uid, last, cp_n) SELECT c.thread_id, "
                            "c.user_id, coalesce(max(c.created_at), '-infinity'), count(*) "
@@ -1045,13 +1080,18 @@ static int plan_sessions(struct pgs *q, const struct store_rule_params *p, bool 
         buf_init(&sql, PG_SQL_MAX);
         round_init(&r, STORE_T_SESSION, true);
         rc = pg_exec(q, "TRUNCATE pg_temp.kr_list", NULL, NULL, err, "plan");
+        /*
+         * Sessions go in the order their events sit in the table (kr_act.pos), so a batch's rows
+         * share pages and each page is read and written about once per run, not once per row;
+         * oldest first when only the first few go (the emergency ladder).
+         */
         if (rc == 0)
                 rc = sqlf(&sql, err,
                           "INSERT INTO pg_temp.kr_list(i, sid, uid) SELECT row_number() OVER "
-                          "(ORDER BY a.last, a.sid, a.uid), a.sid, a.uid FROM pg_temp.kr_act a "
+                          "(ORDER BY %s a.last, a.sid, a.uid), a.sid, a.uid FROM pg_temp.kr_act a "
                           "JOIN %s s ON s.id = a.sid AND s.user_id = a.uid WHERE a.present AND "
                           "a.known AND %s AND ",
-                          qn(q, STORE_T_SESSION),
+                          p->max_sessions > 0 ? "" : "a.pos,", qn(q, STORE_T_SESSION),
                           soft ? "s.deleted_at IS NOT NULL AND s.deleted_at < :age::timestamptz "
                                  "AND a.last < :active::timestamptz"
                                : "a.last < :cut::timestamptz AND a.nonterm <= :unf::timestamptz");
