@@ -248,35 +248,125 @@ bool httpd_health_is_ready(const struct httpd_health *h, char *reason, size_t si
         return buf[0] == '1';
 }
 
-/* --- server --- */
+/* --- routing --- */
 
-enum handler {
-        H_METRICS = 0,
-        H_HEALTHZ,
-        H_READYZ,
-        H_OTHER,
-};
+static void answer_text(struct httpd_answer *out, enum httpd_handler handler, unsigned code,
+                        const char *text)
+{
+        out->handler = handler;
+        out->code = code;
+        out->content_type = CONTENT_TYPE_TEXT;
+        out->body = text;
+        out->len = strlen(text);
+        out->allow = false;
+}
+
+/* True when the request announces a body (a non-zero Content-Length or any chunked one). */
+static bool has_body(const struct httpd_request *req)
+{
+        if (req->transfer_encoding)
+                return true;
+        return req->content_length && strcmp(req->content_length, "0") != 0;
+}
+
+bool httpd_route_headers(const struct httpd_request *req, struct httpd_answer *out)
+{
+        if (strcmp(req->method, MHD_HTTP_METHOD_GET) != 0 &&
+            strcmp(req->method, MHD_HTTP_METHOD_HEAD) != 0) {
+                answer_text(out, HTTPD_HANDLER_OTHER, MHD_HTTP_METHOD_NOT_ALLOWED,
+                            "method not allowed\n");
+                out->allow = true;
+                return true;
+        }
+        if (has_body(req)) {
+                answer_text(out, HTTPD_HANDLER_OTHER, MHD_HTTP_CONTENT_TOO_LARGE,
+                            "request body not accepted\n");
+                return true;
+        }
+        return false;
+}
+
+static void route_metrics(const struct httpd_routes *r, char *scratch, struct httpd_answer *out)
+{
+        size_t len = 0;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        if (metrics_registry_write(r->registry, r->body, r->body_max, &len, &err) < 0) {
+                log_debug("scrape failed", LOG_STR("error", err.msg));
+                (void)snprintf(scratch, HTTPD_MESSAGE_MAX, "%s\n", err.msg);
+                answer_text(out, HTTPD_HANDLER_METRICS, MHD_HTTP_INTERNAL_SERVER_ERROR, scratch);
+                return;
+        }
+        answer_text(out, HTTPD_HANDLER_METRICS, MHD_HTTP_OK, "");
+        out->content_type = CONTENT_TYPE_METRICS;
+        out->body = r->body;
+        out->len = len;
+}
+
+static void route_healthz(const struct httpd_routes *r, char *scratch, struct httpd_answer *out)
+{
+        int64_t age_ms = 0;
+
+        if (httpd_health_is_live(r->health, &age_ms)) {
+                answer_text(out, HTTPD_HANDLER_HEALTHZ, MHD_HTTP_OK, "ok\n");
+                return;
+        }
+        (void)snprintf(scratch, HTTPD_MESSAGE_MAX,
+                       "main loop stalled: last heartbeat %.1fs ago (limit %.1fs)\n",
+                       (double)age_ms / 1000.0, (double)r->health->max_age_ms / 1000.0);
+        answer_text(out, HTTPD_HANDLER_HEALTHZ, MHD_HTTP_SERVICE_UNAVAILABLE, scratch);
+}
+
+static void route_readyz(const struct httpd_routes *r, char *scratch, struct httpd_answer *out)
+{
+        char reason[HTTPD_REASON_MAX];
+        bool ready = httpd_health_is_ready(r->health, reason, sizeof(reason));
+
+        if (ready)
+                (void)snprintf(scratch, HTTPD_MESSAGE_MAX, reason[0] ? "ok: %s\n" : "ok\n", reason);
+        else
+                (void)snprintf(scratch, HTTPD_MESSAGE_MAX, "not ready: %s\n",
+                               reason[0] ? reason : "unknown");
+        answer_text(out, HTTPD_HANDLER_READYZ, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE,
+                    scratch);
+}
+
+void httpd_route(const struct httpd_routes *r, const struct httpd_request *req, char *scratch,
+                 struct httpd_answer *out)
+{
+        if (r->registry && strcmp(req->url, "/metrics") == 0)
+                route_metrics(r, scratch, out);
+        else if (r->health && strcmp(req->url, "/healthz") == 0)
+                route_healthz(r, scratch, out);
+        else if (r->health && strcmp(req->url, "/readyz") == 0)
+                route_readyz(r, scratch, out);
+        else
+                answer_text(out, HTTPD_HANDLER_OTHER, MHD_HTTP_NOT_FOUND, "not found\n");
+}
+
+/* --- server --- */
 
 static const char *const handler_names[] = { "metrics", "healthz", "readyz", "other" };
 
 /* The (handler, code) pairs a server can answer with: the request counter's bounded series. */
 static const struct {
-        enum handler handler;
+        enum httpd_handler handler;
         unsigned code;
 } answers[] = {
-        { H_METRICS, 200 }, { H_METRICS, 500 }, { H_HEALTHZ, 200 },
-        { H_HEALTHZ, 503 }, { H_READYZ, 200 },  { H_READYZ, 503 },
-        { H_OTHER, 404 },   { H_OTHER, 405 },   { H_OTHER, 413 },
+        { HTTPD_HANDLER_METRICS, 200 }, { HTTPD_HANDLER_METRICS, 500 },
+        { HTTPD_HANDLER_HEALTHZ, 200 }, { HTTPD_HANDLER_HEALTHZ, 503 },
+        { HTTPD_HANDLER_READYZ, 200 },  { HTTPD_HANDLER_READYZ, 503 },
+        { HTTPD_HANDLER_OTHER, 404 },   { HTTPD_HANDLER_OTHER, 405 },
+        { HTTPD_HANDLER_OTHER, 413 },
 };
 #define N_ANSWERS (sizeof(answers) / sizeof(answers[0]))
 
 struct httpd {
         struct MHD_Daemon *daemon;
-        const struct metrics_registry *registry;
-        const struct httpd_health *health;
+        struct httpd_routes routes; /* its body buffer: only the server's one thread uses it */
+        char scratch[HTTPD_MESSAGE_MAX];
         struct metrics_series *counts[N_ANSWERS]; /* NULL without a requests family */
-        char *body; /* the exposition buffer: only the server's one thread uses it */
-        size_t body_max;
         uint16_t port;
         /* libmicrohttpd's last message while httpd_start() runs, for the error it returns */
         pthread_t starter;
@@ -284,7 +374,7 @@ struct httpd {
         char start_msg[160];
 };
 
-static void count(struct httpd *h, enum handler handler, unsigned code)
+static void count(struct httpd *h, enum httpd_handler handler, unsigned code)
 {
         for (size_t i = 0; i < N_ANSWERS; i++) {
                 if (answers[i].handler == handler && answers[i].code == code && h->counts[i])
@@ -296,82 +386,23 @@ static void count(struct httpd *h, enum handler handler, unsigned code)
  * Queue a response. MHD copies the body (one allocation per response, freed once sent; at
  * most one per connection is in flight, so the connection limit bounds them).
  */
-static enum MHD_Result reply(struct httpd *h, struct MHD_Connection *c, enum handler handler,
-                             unsigned code, const char *type, const char *body, size_t len)
+static enum MHD_Result reply(struct httpd *h, struct MHD_Connection *c,
+                             const struct httpd_answer *a)
 {
-        void *src = (void *)(uintptr_t)body; /* NOLINT(performance-no-int-to-ptr): only read */
+        void *src = (void *)(uintptr_t)a->body; /* NOLINT(performance-no-int-to-ptr): only read */
         struct MHD_Response *r;
         enum MHD_Result ret;
 
-        r = MHD_create_response_from_buffer(len, src, MHD_RESPMEM_MUST_COPY);
+        r = MHD_create_response_from_buffer(a->len, src, MHD_RESPMEM_MUST_COPY);
         if (!r)
                 return MHD_NO; /* out of memory: MHD closes the connection */
-        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
-        if (code == MHD_HTTP_METHOD_NOT_ALLOWED)
+        (void)MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, a->content_type);
+        if (a->allow)
                 (void)MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, "GET, HEAD");
-        ret = MHD_queue_response(c, code, r);
+        ret = MHD_queue_response(c, a->code, r);
         MHD_destroy_response(r);
-        count(h, handler, code);
+        count(h, a->handler, a->code);
         return ret;
-}
-
-static enum MHD_Result reply_text(struct httpd *h, struct MHD_Connection *c, enum handler handler,
-                                  unsigned code, const char *text)
-{
-        return reply(h, c, handler, code, CONTENT_TYPE_TEXT, text, strlen(text));
-}
-
-static enum MHD_Result serve_metrics(struct httpd *h, struct MHD_Connection *c)
-{
-        size_t len = 0;
-        struct errbuf err;
-
-        errbuf_clear(&err);
-        if (metrics_registry_write(h->registry, h->body, h->body_max, &len, &err) < 0) {
-                char msg[sizeof(err.msg) + 2];
-
-                log_debug("scrape failed", LOG_STR("error", err.msg));
-                (void)snprintf(msg, sizeof(msg), "%s\n", err.msg);
-                return reply_text(h, c, H_METRICS, MHD_HTTP_INTERNAL_SERVER_ERROR, msg);
-        }
-        return reply(h, c, H_METRICS, MHD_HTTP_OK, CONTENT_TYPE_METRICS, h->body, len);
-}
-
-static enum MHD_Result serve_healthz(struct httpd *h, struct MHD_Connection *c)
-{
-        int64_t age_ms = 0;
-        char msg[128];
-
-        if (httpd_health_is_live(h->health, &age_ms))
-                return reply_text(h, c, H_HEALTHZ, MHD_HTTP_OK, "ok\n");
-        (void)snprintf(msg, sizeof(msg),
-                       "main loop stalled: last heartbeat %.1fs ago (limit %.1fs)\n",
-                       (double)age_ms / 1000.0, (double)h->health->max_age_ms / 1000.0);
-        return reply_text(h, c, H_HEALTHZ, MHD_HTTP_SERVICE_UNAVAILABLE, msg);
-}
-
-static enum MHD_Result serve_readyz(struct httpd *h, struct MHD_Connection *c)
-{
-        char reason[HTTPD_REASON_MAX];
-        char msg[HTTPD_REASON_MAX + 16];
-        bool ready = httpd_health_is_ready(h->health, reason, sizeof(reason));
-
-        if (ready)
-                (void)snprintf(msg, sizeof(msg), reason[0] ? "ok: %s\n" : "ok\n", reason);
-        else
-                (void)snprintf(msg, sizeof(msg), "not ready: %s\n", reason[0] ? reason : "unknown");
-        return reply_text(h, c, H_READYZ, ready ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, msg);
-}
-
-/* True when the request announces a body (a non-zero Content-Length or any chunked one). */
-static bool has_body(struct MHD_Connection *c)
-{
-        const char *len =
-                MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-
-        if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING))
-                return true;
-        return len && strcmp(len, "0") != 0;
 }
 
 /*
@@ -387,17 +418,18 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
         static int headers_seen; /* only its address is used, as a per-request marker */
         struct httpd *h = cls;
+        struct httpd_request req = { .method = method, .url = url };
+        struct httpd_answer a;
 
         (void)version;
         (void)upload_data;
         if (!*con_cls) {
-                if (strcmp(method, MHD_HTTP_METHOD_GET) != 0 &&
-                    strcmp(method, MHD_HTTP_METHOD_HEAD) != 0)
-                        return reply_text(h, c, H_OTHER, MHD_HTTP_METHOD_NOT_ALLOWED,
-                                          "method not allowed\n");
-                if (has_body(c))
-                        return reply_text(h, c, H_OTHER, MHD_HTTP_CONTENT_TOO_LARGE,
-                                          "request body not accepted\n");
+                req.content_length = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+                req.transfer_encoding = MHD_lookup_connection_value(
+                        c, MHD_HEADER_KIND, MHD_HTTP_HEADER_TRANSFER_ENCODING);
+                if (httpd_route_headers(&req, &a))
+                        return reply(h, c, &a);
                 *con_cls = &headers_seen;
                 return MHD_YES;
         }
@@ -405,13 +437,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
                 *upload_data_size = 0; /* not announced, so not expected: drop it */
                 return MHD_YES;
         }
-        if (h->registry && strcmp(url, "/metrics") == 0)
-                return serve_metrics(h, c);
-        if (h->health && strcmp(url, "/healthz") == 0)
-                return serve_healthz(h, c);
-        if (h->health && strcmp(url, "/readyz") == 0)
-                return serve_readyz(h, c);
-        return reply_text(h, c, H_OTHER, MHD_HTTP_NOT_FOUND, "not found\n");
+        httpd_route(&h->routes, &req, h->scratch, &a);
+        return reply(h, c, &a);
 }
 
 __attribute__((format(printf, 2, 0))) static void on_mhd_log(void *cls, const char *fmt, va_list ap)
@@ -587,13 +614,14 @@ int httpd_start(const struct httpd_config *cfg, struct httpd **out, struct errbu
                 rc = errbuf_set(err, -ENOMEM, "out of memory");
                 goto out;
         }
-        h->registry = cfg->registry;
-        h->health = cfg->health;
+        h->routes.registry = cfg->registry;
+        h->routes.health = cfg->health;
         atomic_init(&h->starting, false);
-        h->body_max = cfg->body_max_bytes != 0 ? cfg->body_max_bytes : HTTPD_BODY_MAX_DEFAULT;
-        if (h->registry) {
-                h->body = malloc(h->body_max);
-                if (!h->body) {
+        h->routes.body_max =
+                cfg->body_max_bytes != 0 ? cfg->body_max_bytes : HTTPD_BODY_MAX_DEFAULT;
+        if (h->routes.registry) {
+                h->routes.body = malloc(h->routes.body_max);
+                if (!h->routes.body) {
                         rc = errbuf_set(err, -ENOMEM, "out of memory");
                         goto out;
                 }
@@ -629,7 +657,7 @@ void httpd_stop(struct httpd *h)
                 return;
         if (h->daemon)
                 MHD_stop_daemon(h->daemon);
-        free(h->body);
+        free(h->routes.body);
         free(h);
 }
 

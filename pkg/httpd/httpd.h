@@ -99,6 +99,58 @@ bool httpd_health_is_live(const struct httpd_health *h, int64_t *out_age_ms);
 /* What /readyz reports: true when ready; the reason is copied into reason[size] (may be NULL). */
 bool httpd_health_is_ready(const struct httpd_health *h, char *reason, size_t size);
 
+/*
+ * Request routing, without sockets: what a server answers, decided from the method, the path and
+ * the body headers. The server's libmicrohttpd handler calls these; the fuzz target does too.
+ */
+enum httpd_handler {
+        HTTPD_HANDLER_METRICS = 0,
+        HTTPD_HANDLER_HEALTHZ,
+        HTTPD_HANDLER_READYZ,
+        HTTPD_HANDLER_OTHER,
+};
+
+#define HTTPD_MESSAGE_MAX 512 /* room for a text answer (httpd_route()'s 'scratch') */
+
+struct httpd_request {
+        const char *method;            /* "GET", "HEAD", ... */
+        const char *url;               /* the path as libmicrohttpd hands it: no query string */
+        const char *content_length;    /* the header's value, or NULL when absent */
+        const char *transfer_encoding; /* the header's value, or NULL when absent */
+};
+
+struct httpd_answer {
+        enum httpd_handler handler; /* for the request counter */
+        unsigned code;              /* HTTP status */
+        const char *content_type;
+        const char *body; /* borrowed: a constant, 'scratch' or the routes' exposition buffer */
+        size_t len;
+        bool allow; /* a 405: add "Allow: GET, HEAD" */
+};
+
+/* What a server serves. 'body' holds the /metrics exposition; the routes do not own anything. */
+struct httpd_routes {
+        const struct metrics_registry *registry; /* NULL: /metrics is 404 */
+        const struct httpd_health *health;       /* NULL: /healthz and /readyz are 404 */
+        char *body;                              /* body_max bytes when registry is set */
+        size_t body_max;
+};
+
+/*
+ * The answer once the headers are in: true with '*out' filled when the request is refused
+ * before its body (another method than GET or HEAD: 405; a body announced: 413), false when it
+ * goes on to httpd_route(). Pure.
+ */
+bool httpd_route_headers(const struct httpd_request *req, struct httpd_answer *out);
+
+/*
+ * The answer to an accepted request (404 for an unknown path). Text answers are written into
+ * scratch[HTTPD_MESSAGE_MAX]; a scrape into r->body. Reads the registry and health state
+ * (lock-free); one caller at a time per 'r' and 'scratch'.
+ */
+void httpd_route(const struct httpd_routes *r, const struct httpd_request *req, char *scratch,
+                 struct httpd_answer *out);
+
 struct httpd_config {
         struct httpd_addr addr;
         const struct metrics_registry *registry; /* serve /metrics; NULL: 404 (borrowed) */
