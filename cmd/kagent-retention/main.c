@@ -26,11 +26,17 @@
 #include "store/store.h"
 
 static volatile int stop_requested;
+/* The running controller, so a signal ends its sleep at once; NULL outside controller_run. */
+static struct controller *volatile running;
 
 static void on_signal(int sig)
 {
+        struct controller *c = running;
+
         (void)sig;
         stop_requested = 1;
+        if (c)
+                controller_wake(c);
 }
 
 static void install_signals(void)
@@ -243,7 +249,9 @@ static int cmd_run(const struct config *c)
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));
                 return rc == -EINVAL || rc == -ENOENT || rc == -EPROTO ? EXIT_USAGE : EXIT_FAIL;
         }
+        running = ctl;
         rc = controller_run(ctl, &stop_requested, &err);
+        running = NULL;
         if (c->once && controller_state(ctl)->runs > 0)
                 output_prune(&controller_state(ctl)->last_run, OUTPUT_TEXT,
                              controller_state(ctl)->last_run.outcome == PRUNE_DRY_RUN);

@@ -10,6 +10,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -21,6 +22,7 @@
 #include "base/clock.h"
 #include "base/errbuf.h"
 #include "base/str.h"
+#include "base/waker.h"
 #include "controller/internal.h"
 #include "httpd/httpd.h"
 #include "krmetrics/krmetrics.h"
@@ -49,7 +51,7 @@ struct controller {
         int64_t last_foreign_write_ms;
         const volatile int *stop;
         struct kubesync *ks; /* NULL without Kubernetes */
-        atomic_int wake;     /* set by the Kubernetes thread: a new policy or leadership */
+        struct waker wake;   /* the Kubernetes thread (a new policy or leadership), signals */
 };
 
 static int64_t mtime_ns(const char *path)
@@ -376,6 +378,18 @@ static bool above_low(void *userdata)
         return usage_pct(c) > (double)c->policy.low_watermark_pct;
 }
 
+/*
+ * After a run: the store drops its planning tables and caches, and the allocator returns the
+ * freed heap to the system, so an idle sidecar holds only what idling needs.
+ */
+static void release_memory(struct controller *c)
+{
+        store_release(c->store);
+#ifdef __GLIBC__
+        (void)malloc_trim(0);
+#endif
+}
+
 static void reclaim(struct controller *c, const struct prune_result *r)
 {
         struct store_reclaim_params p;
@@ -430,6 +444,7 @@ static void run_ladder(struct controller *c)
         (void)prune_emergency(c->store, &o, r, &err);
         c->st.ladders++;
         reclaim(c, r);
+        release_memory(c);
         (void)measure(c, clock_mono_ms(), false);
         c->st.volume_pressure = usage_pct(c) >= (double)c->policy.high_watermark_pct ||
                                 (!r->relieved && usage_pct(c) > c->policy.low_watermark_pct);
@@ -506,6 +521,7 @@ static void scheduled_run(struct controller *c)
                 c->st.last_success_wall_ms = clock_wall_ms();
         if (r->outcome == PRUNE_SUCCEEDED || r->outcome == PRUNE_TRUNCATED)
                 reclaim(c, r);
+        release_memory(c);
 }
 
 int controller_tick(struct controller *c, int64_t now_ms, const volatile int *stop)
@@ -515,7 +531,7 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         c->stop = stop;
         if (c->cfg.health)
                 httpd_health_beat(c->cfg.health);
-        atomic_store(&c->wake, 0);
+        (void)waker_take(&c->wake);
         sync_from_kube(c);
         reload_policy(c);
         scan = now_ms >= c->next_scan_ms;
@@ -570,9 +586,10 @@ int controller_run(struct controller *c, const volatile int *stop, struct errbuf
                 wake = c->next_poll_ms;
                 if (c->st.have_policy && c->st.next_run_mono_ms < wake)
                         wake = c->st.next_run_mono_ms;
-                /* Sleep in short slices: a stop or a wake-up from the Kubernetes thread ends it. */
-                while ((now = clock_mono_ms()) < wake && !(stop && *stop) && !atomic_load(&c->wake))
-                        clock_sleep_ms(wake - now < 20 ? wake - now : 20, stop);
+                /* Sleep until then: a stop signal or the Kubernetes thread wakes us earlier. */
+                while ((now = clock_mono_ms()) < wake && !(stop && *stop) &&
+                       !waker_pending(&c->wake))
+                        waker_wait_ms(&c->wake, wake - now);
         }
         return 0;
 }
@@ -589,6 +606,11 @@ int controller_new(const struct controller_config *cfg, struct controller **out,
 
         if (!c)
                 return errbuf_set(err, -ENOMEM, "out of memory");
+        rc = waker_init(&c->wake);
+        if (rc < 0) {
+                controller_free(c);
+                return errbuf_set(err, rc, "eventfd failed (errno %d)", -rc);
+        }
         c->cfg = *cfg;
         if (c->cfg.volume_poll_ms <= 0)
                 c->cfg.volume_poll_ms = POLL_DEFAULT_MS;
@@ -654,8 +676,14 @@ void controller_free(struct controller *c)
                 return;
         kubesync_stop(c->ks);
         store_close(c->store);
+        waker_cleanup(&c->wake);
         free(c->sqlite_path);
         free(c->postgres_url);
         free(c->policy_file);
         free(c);
+}
+
+void controller_wake(struct controller *c)
+{
+        waker_signal(&c->wake);
 }

@@ -90,8 +90,14 @@ void controller_free(struct controller *c);
 /* Replace the policy (borrowed values are copied). NULL: no policy, monitor-only. */
 void controller_set_policy(struct controller *c, const struct policy *p);
 
-/* Run until *stop becomes non-zero (or one cycle with cfg.once). Returns 0 or negative errno. */
+/*
+ * Run until *stop becomes non-zero (or one cycle with cfg.once). Returns 0 or negative errno.
+ * Between cycles the loop sleeps without waking; whoever sets *stop calls controller_wake().
+ */
 int controller_run(struct controller *c, const volatile int *stop, struct errbuf *err);
+
+/* End controller_run's current sleep now. Async-signal-safe: a SIGTERM handler calls it. */
+void controller_wake(struct controller *c);
 
 /* One iteration of the loop at monotonic time 'now_ms' (tests drive the loop with this). */
 int controller_tick(struct controller *c, int64_t now_ms, const volatile int *stop);

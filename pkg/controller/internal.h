@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "base/waker.h"
 #include "controller/controller.h"
 
 /*
@@ -15,8 +16,8 @@
  * writes status through the /status subresource and records Events. The controller loop talks
  * to it only through these calls, each taking a mutex for a copy:
  *   the loop takes the newest policy (kubesync_take_policy), publishes a status snapshot
- *   (kubesync_publish) and queues Events (kubesync_event); the thread wakes the loop by setting
- *   '*wake' when the policy changes.
+ *   (kubesync_publish) and queues Events (kubesync_event); the thread wakes the loop through
+ *   '*wake' when the policy or the leadership changes.
  */
 
 struct kubesync;
@@ -32,7 +33,7 @@ enum kubesync_policy {
  * sizeLimit goes to '*out_pod_limit', 0 when unknown), and start the thread.
  */
 int kubesync_start(const struct controller_kube_config *cfg, const char *db_path,
-                   struct krmetrics *metrics, atomic_int *wake, int64_t *out_pod_limit,
+                   struct krmetrics *metrics, struct waker *wake, int64_t *out_pod_limit,
                    struct kubesync **out, struct errbuf *err);
 /* Stop the thread (releasing the Lease when held) and free. Accepts NULL. */
 void kubesync_stop(struct kubesync *ks);

@@ -49,7 +49,7 @@ struct kubesync {
         struct kube_event_recorder *events;
         struct kube_leader *leader;
         struct krmetrics *metrics;
-        atomic_int *wake;
+        struct waker *wake;
         pthread_t thread;
         bool started;
         volatile int stop;
@@ -177,7 +177,7 @@ static void deliver_policy(struct kubesync *ks, enum kubesync_policy state, cons
         ks->policy_changed = true;
         (void)pthread_mutex_unlock(&ks->mu);
         if (ks->wake)
-                atomic_store(ks->wake, 1);
+                waker_signal(ks->wake);
 }
 
 /* Remember the object's identity and conditions; parse and hand over its spec. */
@@ -508,7 +508,7 @@ static void leader_tick(struct kubesync *ks)
                 if (ks->metrics)
                         krmetrics_leader_set(ks->metrics, !was);
                 if (ks->wake)
-                        atomic_store(ks->wake, 1);
+                        waker_signal(ks->wake);
         }
 }
 
@@ -618,7 +618,7 @@ static int start_helpers(struct kubesync *ks, const struct controller_kube_confi
 }
 
 int kubesync_start(const struct controller_kube_config *cfg, const char *db_path,
-                   struct krmetrics *metrics, atomic_int *wake, int64_t *out_pod_limit,
+                   struct krmetrics *metrics, struct waker *wake, int64_t *out_pod_limit,
                    struct kubesync **out, struct errbuf *err)
 {
         struct kube_config_options opt = { cfg->kubeconfig, cfg->context };

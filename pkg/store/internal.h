@@ -22,6 +22,7 @@ struct store_ops {
         int (*reclaim)(struct store *s, const struct store_reclaim_params *p,
                        struct store_reclaim_result *out, struct errbuf *err);
         int (*check)(struct store *s, struct errbuf *err);
+        void (*release)(struct store *s);
 };
 
 /* Every backend's state starts with this. */

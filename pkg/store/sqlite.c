@@ -455,6 +455,14 @@ static int sq_writer_acquire(struct store *s, struct errbuf *err)
         if (s->info.schema != STORE_SCHEMA_TURSO_SQLITE) {
                 /* kagent's own driver uses fcntl locks; the flock is only a probe. */
                 flock_release(q);
+                if (!q->db) {
+                        /* sq_release() could not reopen after the last run. */
+                        rc = open_db(q, err);
+                        if (rc < 0) {
+                                close_db(q);
+                                return rc;
+                        }
+                }
         } else {
                 q->flock_held = true;
                 if (!q->db) {
@@ -678,6 +686,30 @@ static int sq_check(struct store *s, struct errbuf *err)
         return 0;
 }
 
+/*
+ * A fresh connection is the only way to give back what a run used: the planning tables live in
+ * an in-memory temp database, which never shrinks, and the page cache keeps its high-water mark.
+ * If the reopen fails, the next run opens the database again (sq_writer_acquire).
+ */
+static void sq_release(struct store *s)
+{
+        struct sq *q = sq_of(s);
+        struct errbuf err;
+
+        if (!q->db || q->flock_held || !sqlite3_get_autocommit(q->db))
+                return;
+        close_db(q);
+        errbuf_clear(&err);
+        if (open_db(q, &err) < 0) {
+                log_warn("sqlite: reopening the database after a run failed; the next run retries",
+                         LOG_STR("error", errbuf_msg(&err)));
+                close_db(q);
+                return;
+        }
+        /* A new connection counts data_version from its own start: re-prime the baseline. */
+        (void)sq_int(q, "PRAGMA data_version", &q->data_version, NULL);
+}
+
 const struct store_ops store_sqlite_ops = {
         .open = sq_open,
         .close = sq_close,
@@ -691,6 +723,7 @@ const struct store_ops store_sqlite_ops = {
         .others_wrote = sq_others_wrote,
         .reclaim = sq_reclaim,
         .check = sq_check,
+        .release = sq_release,
 };
 
 const size_t store_sqlite_size = sizeof(struct sq);

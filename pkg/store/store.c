@@ -161,3 +161,9 @@ int store_check(struct store *s, struct errbuf *err)
 {
         return s->ops->check(s, err);
 }
+
+void store_release(struct store *s)
+{
+        if (s->ops->release)
+                s->ops->release(s);
+}

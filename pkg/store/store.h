@@ -220,6 +220,12 @@ struct store_reclaim_result {
 int store_reclaim(struct store *s, const struct store_reclaim_params *p,
                   struct store_reclaim_result *out, struct errbuf *err);
 
+/*
+ * Between runs: give back the memory a run left behind (planning tables, statement and page
+ * caches). The next run re-creates what it needs. Never fails: at worst nothing is freed.
+ */
+void store_release(struct store *s);
+
 /* Run ANALYZE-free integrity check ("quick_check"). Returns 0 when ok, -EIO when not. */
 int store_check(struct store *s, struct errbuf *err);
 

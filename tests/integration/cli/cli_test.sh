@@ -153,6 +153,26 @@ kill -TERM "$pid"
 wait "$pid"
 check "run exits 0 on SIGTERM" test $? -eq 0
 check "run logged its shutdown" grep -q '"shutting down"' "$work/run.log"
+# Idle, the loop sleeps until its next poll (ten minutes here) without waking in between; SIGTERM
+# must still end it at once, whichever thread the signal lands on (the HTTP servers have threads).
+"$bin" run --metrics-bind-address 127.0.0.1:0 --health-probe-bind-address 127.0.0.1:0 \
+        --volume-poll-ms 600000 --policy "$pol" --sqlite-database-path "$db" 2>"$work/idle.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "prune run finished" "$work/idle.log" && break; sleep 0.1; done
+# Deliver it to an HTTP server thread, not the sleeping main thread (tgkill).
+python3 -c '
+import ctypes, os, signal, sys
+pid = int(sys.argv[1])
+tids = sorted(int(t) for t in os.listdir(f"/proc/{pid}/task") if int(t) != pid)
+libc = ctypes.CDLL(None, use_errno=True)
+sys.exit(libc.syscall(234, pid, tids[0], int(signal.SIGTERM)) if tids else 1)  # SYS_tgkill
+' "$pid"
+check "SIGTERM sent to a server thread" test $? -eq 0
+for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+check "SIGTERM ends a long idle sleep within 10 s" sh -c "! kill -0 $pid 2>/dev/null"
+kill -KILL "$pid" 2>/dev/null
+wait "$pid"
+check "and the idle run exits 0" test $? -eq 0
 check "run logs are JSON lines" python3 -c '
 import json,sys
 for line in open(sys.argv[1]): json.loads(line)' "$work/run.log"

@@ -595,6 +595,53 @@ static void test_v05_schema(void **state)
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event"), 0);
 }
 
+/*
+ * Between runs the controller releases the store's memory (SQLite: a fresh connection). The same
+ * store then measures, plans and deletes as before: a second run finds what became old since,
+ * and a dry run after a release still reports without deleting.
+ */
+static void test_runs_after_release(void **state)
+{
+        struct fx *f = *state;
+        struct store_config sc;
+        struct store *s = NULL;
+        struct store_usage u;
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct prune_result r;
+        struct errbuf err;
+
+        kdb_store_config(f->k, &sc);
+        prune_case_session(f->k, "first", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "kept", "u", DAY_MS);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        errbuf_clear(&err);
+        assert_int_equal(store_open(&sc, &s, &err), 0);
+        store_release(s); /* before any run: harmless */
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'first'"), 0);
+        store_release(s);
+        store_release(s); /* twice in a row: harmless */
+        assert_int_equal(store_measure(s, true, &u, &err), 0);
+        assert_true(u.n_tables > 0);
+        prune_case_session(f->k, "second", "u", 40 * DAY_MS);
+        o.dry_run = true;
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_DRY_RUN);
+        assert_true(r.rows > 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'second'"), 1);
+        store_release(s);
+        o.dry_run = false;
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        store_close(s);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'second'"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 'second'"),
+                         0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'kept'"), 1);
+        assert_true(kdb_intact(f->k));
+}
+
 /* The table of cases: every backend runs each one on the same rows. */
 static const struct {
         const char *name;
@@ -611,6 +658,7 @@ static const struct {
         { "max_rows_per_run", test_max_rows_per_run },
         { "recheck_inside_transaction", test_recheck_inside_transaction },
         { "v05_schema", test_v05_schema },
+        { "runs_after_release", test_runs_after_release },
 };
 
 size_t prune_cases_tests(enum kdb_backend b, struct CMUnitTest *out, size_t cap)

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* Unit tests of pkg/base (errbuf, buf, str) and pkg/log line formatting. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -14,9 +15,11 @@
 #include <jansson.h>
 
 #include "base/buf.h"
+#include "base/clock.h"
 #include "base/errbuf.h"
 #include "base/seqstr.h"
 #include "base/str.h"
+#include "base/waker.h"
 #define LOG_MODULE "test"
 #include "log/log.h"
 
@@ -134,6 +137,62 @@ static void test_log_json_lines(void **state)
         json_decref(line);
 }
 
+#define MINUTE_MS ((int64_t)60 * 1000)
+
+/* A wake-up sent before the wait is not lost, and take() consumes it exactly once. */
+static void test_waker_pending_until_taken(void **state)
+{
+        struct waker w;
+        int64_t t0;
+
+        (void)state;
+        assert_int_equal(waker_init(&w), 0);
+        assert_false(waker_pending(&w));
+        assert_false(waker_take(&w));
+        waker_signal(&w);
+        waker_signal(&w);
+        assert_true(waker_pending(&w));
+        t0 = clock_mono_ms();
+        waker_wait_ms(&w, MINUTE_MS); /* returns at once: a wake-up is pending */
+        assert_true(clock_mono_ms() - t0 < MINUTE_MS / 2);
+        assert_true(waker_take(&w));
+        assert_false(waker_take(&w));
+        assert_false(waker_pending(&w));
+        waker_wait_ms(&w, 1); /* nothing pending: times out */
+        assert_false(waker_pending(&w));
+        waker_cleanup(&w);
+        assert_int_equal(w.fd, -1);
+}
+
+static void *signal_later(void *arg)
+{
+        struct waker *w = arg;
+        struct timespec ts = { 0, (long)50 * 1000 * 1000 };
+
+        (void)nanosleep(&ts, NULL);
+        waker_signal(w);
+        return NULL;
+}
+
+/* Another thread's wake-up ends a long wait (without it the wait would last a minute). */
+static void test_waker_ends_a_wait_from_another_thread(void **state)
+{
+        struct waker w;
+        pthread_t th;
+        int64_t t0;
+
+        (void)state;
+        assert_int_equal(waker_init(&w), 0);
+        assert_int_equal(pthread_create(&th, NULL, signal_later, &w), 0);
+        t0 = clock_mono_ms();
+        while (!waker_pending(&w) && clock_mono_ms() - t0 < MINUTE_MS)
+                waker_wait_ms(&w, MINUTE_MS);
+        assert_true(waker_take(&w));
+        assert_true(clock_mono_ms() - t0 < MINUTE_MS);
+        assert_int_equal(pthread_join(th, NULL), 0);
+        waker_cleanup(&w);
+}
+
 int main(void)
 {
         const struct CMUnitTest tests[] = {
@@ -142,6 +201,8 @@ int main(void)
                 cmocka_unit_test(test_str_numbers),
                 cmocka_unit_test(test_log_json_lines),
                 cmocka_unit_test(test_seqstr_reads_back_the_last_value_set),
+                cmocka_unit_test(test_waker_pending_until_taken),
+                cmocka_unit_test(test_waker_ends_a_wait_from_another_thread),
         };
         return cmocka_run_group_tests(tests, NULL, NULL);
 }
