@@ -48,14 +48,15 @@ start_server() { # start_server: uses $bin $data $port $sock $owner
 
 case "$cmd" in
 start)
-        rm -f "$dir/url"
-        if [ -f "$dir/env" ]; then
+        if [ -f "$dir/env" ] && [ -f "$dir/url" ]; then
+                # Already running (another test run in the same build directory): share it.
                 # shellcheck disable=SC1091
                 . "$dir/env"
                 if as_owner "$bin/pg_ctl" -D "$data" status >/dev/null 2>&1; then
                         exit 0
                 fi
         fi
+        rm -f "$dir/url"
         bin=$(bindir)
         owner=$(id -un)
         [ "$(id -u)" -eq 0 ] && owner=postgres
