@@ -343,8 +343,10 @@ class Report:
                                f"({fmt(s['suspended_anon_kb'] / 1024, 1)} MiB anonymous, "
                                f"{fmt(s['suspended_file_kb'] / 1024, 1)} MiB file-backed) |")
             self.md.append(f"| sidecar CPU idle over {fmt(s['idle_s'], 0)} s ({s['scrapes']} "
-                           f"/metrics scrapes, 1 per 15 s) | {fmt(s['idle_cpu_ms_per_s'], 2)} ms/s "
-                           f"(clock tick {1000 // s['clk_tck']} ms) |")
+                           f"/metrics scrapes, 1 per 15 s) | {fmt(s['idle_cpu_ms_per_s'], 3)} ms/s "
+                           + ("(on-CPU time of its threads, /proc schedstat) |"
+                              if s.get("idle_cpu_source") == "schedstat" else
+                              f"(clock tick {1000 // s['clk_tck']} ms) |"))
             if res.get("sidecar_cpu_s_per_100k_rows") is not None:
                 self.md.append(f"| sidecar CPU for its first prune | "
                                f"{fmt(res['sidecar_cpu_s_per_100k_rows'], 2)} s per 100k rows |")
