@@ -358,7 +358,8 @@ class Report:
         if b:
             self.md.append(f"| binary (RelWithDebInfo) / stripped | {fmt(b['bytes'] / MiB, 2)} MiB / "
                            f"{fmt(b['stripped_bytes'] / MiB, 2)} MiB |")
-            img = b.get("image") or (
+            img = (f"{b['image']} (scripts/build-image: scratch, the stripped binary and its "
+                   f"libraries)") if b.get("image") else (
                 f"no image built on this machine (Dockerfile {'present' if b.get('dockerfile') else 'absent'}); "
                 f"the binary's {b['libs']} shared libraries (ldd) weigh {fmt(b['libs_bytes'] / MiB, 1)} MiB")
             self.md.append(f"| image | {img} |")
