@@ -1,8 +1,11 @@
 # SPDX-License-Identifier: Apache-2.0
-"""Shared facts of the e2e tests: repository paths and the bad policies."""
+"""Shared facts of the e2e tests: repository paths, the bad policies, small helpers."""
+import calendar
 import glob
 import os
 import re
+import socket
+import time
 
 import yaml
 
@@ -42,3 +45,22 @@ def bad_policies():
 def load_crd():
     with open(CRD_FILE) as f:
         return yaml.safe_load(f)
+
+
+def free_port():
+    """A TCP port free on 127.0.0.1 now (for --metrics-bind-address and the like)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def go_time(t):
+    """A Unix time in kagent's GORM layout: '2006-01-02 15:04:05.999999999+00:00' (UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(t)) + ".%09d+00:00" % int(
+        (t % 1) * 1e9)
+
+
+def wall_ms(ts):
+    """A log line's timestamp (RFC 3339 UTC with milliseconds) -> Unix milliseconds."""
+    base = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    return base * 1000 + (int(ts[20:23]) if ts[19:20] == "." else 0)
