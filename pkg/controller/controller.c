@@ -537,6 +537,7 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         scan = now_ms >= c->next_scan_ms;
         if (measure(c, now_ms, scan) == 0 && scan) {
                 c->next_scan_ms = now_ms + c->cfg.table_scan_ms;
+                release_memory(c); /* the scan read every table through the page cache */
                 log_info("measured", LOG_INT("size_bytes", c->st.db.db_bytes),
                          LOG_INT("free_bytes", c->st.db.free_bytes),
                          LOG_INT("volume_used_bytes", c->st.vol.used_bytes),

@@ -687,9 +687,10 @@ static int sq_check(struct store *s, struct errbuf *err)
 }
 
 /*
- * A fresh connection is the only way to give back what a run used: the planning tables live in
- * an in-memory temp database, which never shrinks, and the page cache keeps its high-water mark.
- * If the reopen fails, the next run opens the database again (sq_writer_acquire).
+ * Unused page cache goes back with sqlite3_db_release_memory(). After a run, a fresh connection
+ * is the only way to give back the rest: the planning tables live in an in-memory temp database,
+ * which never shrinks. If that reopen fails, the next run opens the database again
+ * (sq_writer_acquire).
  */
 static void sq_release(struct store *s)
 {
@@ -698,7 +699,12 @@ static void sq_release(struct store *s)
 
         if (!q->db || q->flock_held || !sqlite3_get_autocommit(q->db))
                 return;
+        if (!q->temp_used) {
+                (void)sqlite3_db_release_memory(q->db);
+                return;
+        }
         close_db(q);
+        q->temp_used = false;
         errbuf_clear(&err);
         if (open_db(q, &err) < 0) {
                 log_warn("sqlite: reopening the database after a run failed; the next run retries",

@@ -30,6 +30,7 @@ struct sq {
         bool has_dbstat;
 
         /* Run state. */
+        bool temp_used;           /* the temp tables were filled since the last sq_release */
         bool act_ready;           /* temp.kr_act holds this run's session activity */
         int64_t w_event;          /* rowid watermark: newer events have a larger rowid */
         int64_t w_checkpoint;     /* same for lg_checkpoint */

@@ -35,6 +35,7 @@
 
 int sq_temp_setup(struct sq *q, struct errbuf *err)
 {
+        q->temp_used = true;
         return sq_exec(
                 q,
                 "CREATE TEMP TABLE IF NOT EXISTS kr_cand(seq INTEGER PRIMARY KEY, "
