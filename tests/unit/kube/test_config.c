@@ -373,6 +373,57 @@ static void test_load_alloc_failures(void **state)
         tmpdir_remove(dir);
 }
 
+/* A client from an in-cluster configuration: every allocation of kube_client_new() fails in turn.
+ */
+struct client_case {
+        struct kube_config cfg;
+        struct kube_client *client;
+        struct errbuf err;
+};
+
+static int client_call(void *userdata)
+{
+        struct client_case *c = userdata;
+
+        c->client = (struct kube_client *)&c->cfg; /* a canary: a failure leaves '*out' alone */
+        errbuf_clear(&c->err);
+        return kube_client_new(&c->cfg, &c->client, &c->err);
+}
+
+static void client_check(int rc, bool injected, void *userdata)
+{
+        struct client_case *c = userdata;
+
+        if (!injected || rc == 0) {
+                assert_int_equal(rc, 0);
+                assert_string_equal(kube_client_namespace(c->client), "kagent");
+                kube_client_free(c->client);
+                return;
+        }
+        if (rc != -ENOMEM)
+                fail_msg("allocation %ld failed: got %d (%s), want -ENOMEM", failalloc_count(), rc,
+                         c->err.msg);
+        assert_ptr_equal(c->client, (struct kube_client *)&c->cfg);
+}
+
+static void test_client_new_alloc_failures(void **state)
+{
+        struct client_case c;
+        char dir[64];
+
+        (void)state;
+        memset(&c, 0, sizeof(c));
+        tmpdir_make(dir, sizeof(dir));
+        write_file(dir, "token", "eyJhbGciOi.token.sig\n", 0);
+        write_file(dir, "ca.crt", "-----BEGIN CERTIFICATE-----\n", 0);
+        write_file(dir, "namespace", "kagent\n", 0);
+        errbuf_clear(&c.err);
+        assert_int_equal(kube_config_in_cluster("10.96.0.1", "443", dir, &c.cfg, &c.err), 0);
+        assert_true(failalloc_each(client_call, client_check, &c) > 3);
+        kube_config_cleanup(&c.cfg);
+        tmpdir_remove(dir);
+}
+
 static void test_in_cluster(void **state)
 {
         struct kube_config cfg;
@@ -481,6 +532,7 @@ int run_config_tests(void)
                 cmocka_unit_test(test_kubeconfig_file_and_load),
                 cmocka_unit_test(test_kubeconfig_alloc_failures),
                 cmocka_unit_test(test_load_alloc_failures),
+                cmocka_unit_test(test_client_new_alloc_failures),
                 cmocka_unit_test(test_in_cluster),
                 cmocka_unit_test(test_token_rotation),
         };
