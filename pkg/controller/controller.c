@@ -119,6 +119,7 @@ static void reload_policy(struct controller *c)
         struct policy p;
         struct errbuf err;
         int64_t m;
+        int rc;
 
         if (!c->policy_file)
                 return;
@@ -128,9 +129,17 @@ static void reload_policy(struct controller *c)
         c->policy_mtime = m;
         errbuf_clear(&err);
         memset(&errs, 0, sizeof(errs));
-        if (policy_load_file(c->policy_file, &p, &errs, &err) == 0) {
+        rc = policy_load_file(c->policy_file, &p, &errs, &err);
+        if (rc == 0) {
                 controller_set_policy(c, &p);
                 log_info("policy loaded", LOG_STR("file", c->policy_file), LOG_STR("name", p.name));
+                return;
+        }
+        if (rc == -ENOMEM) {
+                /* Not the file's fault: keep what we had and read it again at the next poll. */
+                c->policy_mtime = -2;
+                log_warn("policy file not read: out of memory; retrying",
+                         LOG_STR("file", c->policy_file));
                 return;
         }
         c->st.policy_valid = false;

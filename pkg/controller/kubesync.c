@@ -192,6 +192,7 @@ static void policy_seen(struct kubesync *ks, json_t *obj)
         int64_t gen = (int64_t)json_integer_value(json_object_get(meta, "generation"));
         char text[1024];
         size_t len = 0;
+        int rc;
 
         if (!ks->have_object || gen != ks->generation || strcmp(ks->uid, uid ? uid : "") != 0) {
                 (void)str_copy(ks->uid, uid ? uid : "", sizeof(ks->uid));
@@ -207,10 +208,20 @@ static void policy_seen(struct kubesync *ks, json_t *obj)
         ks->generation = gen;
         errbuf_clear(&err);
         memset(&errs, 0, sizeof(errs));
-        if (policy_from_json(obj, &p, &errs, &err) == 0) {
+        rc = policy_from_json(obj, &p, &errs, &err);
+        if (rc == 0) {
                 log_info("policy received", LOG_STR("name", p.name),
                          LOG_INT("generation", p.generation));
                 deliver_policy(ks, KUBESYNC_VALID, &p, NULL);
+                return;
+        }
+        if (rc == -ENOMEM) {
+                /*
+                 * Not the spec's fault: keep the policy we had and parse this generation again
+                 * with the next event of the object (our own status write brings one) or relist.
+                 */
+                ks->generation = -1;
+                log_warn("policy not parsed: out of memory; retrying", LOG_INT("generation", gen));
                 return;
         }
         text[0] = '\0';
