@@ -100,6 +100,9 @@ check "at least half of the rounds were killed mid-run ($killed of $kills)" \
 # Kubernetes default; our own Deployment (standalone mode) sets the same 30 s.
 grace_ms=30000
 terms=${KR_TERMS:-4}
+# The scratch directory may sit on a shared tmpfs (/dev/shm), whose whole usage `run` takes for
+# the volume's: a limit far above it keeps the emergency ladder out of these rounds.
+no_ladder=(--volume-limit-bytes 1099511627776)
 all_rows() {
         sqlite3 "$1" "SELECT (SELECT count(*) FROM session) + (SELECT count(*) FROM event) + (SELECT count(*) FROM task) + (SELECT count(*) FROM push_notification) + (SELECT count(*) FROM lg_checkpoint) + (SELECT count(*) FROM lg_checkpoint_write) + (SELECT count(*) FROM crewai_agent_memory) + (SELECT count(*) FROM crewai_flow_state) + (SELECT count(*) FROM feedback)"
 }
@@ -119,6 +122,7 @@ for i in $(seq "$terms"); do
         cp "$work/term-orig.db" "$db"
         rm -f "$db-journal"
         "$bin" run --policy "$work/policy.yaml" --sqlite-database-path "$db" --reserve-bytes 0 \
+                "${no_ladder[@]}" \
                 --metrics-bind-address 0 --health-probe-bind-address 0 --log-level debug \
                 2>"$work/term.log" &
         pid=$!
@@ -171,6 +175,7 @@ echo "SIGTERM: slowest exit ${max_stop_ms} ms of $terms rounds (grace period ${g
         --days 365 --seed 11 >/dev/null || fail "datagen of the large database"
 before=$(all_rows "$work/big.db")
 "$bin" run --policy "$work/policy.yaml" --sqlite-database-path "$work/big.db" --reserve-bytes 0 \
+        "${no_ladder[@]}" \
         --metrics-bind-address 0 --health-probe-bind-address 0 2>"$work/big.log" &
 pid=$!
 # The loop's first tick measures, then plans at once: stop it right after the measurement.
