@@ -19,11 +19,15 @@
 #include "cli.h"
 #include "controller/controller.h"
 #include "datagen/datagen.h"
+#include "httpd/httpd.h"
 #include "kube/kube.h"
 #include "log/log.h"
 #include "policy/policy.h"
 #include "prune/prune.h"
 #include "store/store.h"
+
+#define START_RETRY_MIN_MS 1000
+#define START_RETRY_MAX_MS 30000
 
 static volatile int stop_requested;
 /* The running controller, so a signal ends its sleep at once; NULL outside controller_run. */
@@ -195,6 +199,34 @@ static void log_config(const struct config *c)
                  LOG_BOOL("once", c->once));
 }
 
+/*
+ * controller_new(), waiting out a SQLite database that another connection holds locked at
+ * start (kagent in a long transaction, a backup): a sidecar that exited here would restart in a
+ * loop and keep kagent's pod unready. Other errors are final. Returns controller_new()'s code,
+ * or -EINTR when a stop was requested while waiting.
+ */
+static int new_controller(const struct controller_config *cc, struct httpd_health *health,
+                          struct controller **out, struct errbuf *err)
+{
+        int64_t delay_ms = START_RETRY_MIN_MS;
+
+        for (;;) {
+                int rc = controller_new(cc, out, err);
+
+                if (rc != -EBUSY || cc->once)
+                        return rc;
+                log_warn("database locked by another connection: retrying",
+                         LOG_STR("error", errbuf_msg(err)), LOG_INT("retry_in_ms", delay_ms));
+                if (health)
+                        httpd_health_beat(health); /* waiting is alive, not stuck */
+                clock_sleep_ms(delay_ms, &stop_requested);
+                if (stop_requested)
+                        return errbuf_set(err, -EINTR, "stopped while the database was locked");
+                errbuf_clear(err);
+                delay_ms = delay_ms * 2 > START_RETRY_MAX_MS ? START_RETRY_MAX_MS : delay_ms * 2;
+        }
+}
+
 static int cmd_run(const struct config *c)
 {
         struct controller_kube_config kc;
@@ -242,8 +274,13 @@ static int cmd_run(const struct config *c)
         cc.reserve_bytes = c->reserve_bytes;
         cc.pod_limit_bytes = c->volume_limit_bytes;
         cc.once = c->once;
-        rc = controller_new(&cc, &ctl, &err);
+        rc = new_controller(&cc, srv.health, &ctl, &err);
         free(url);
+        if (rc == -EINTR) {
+                serving_stop(&srv);
+                log_info("shutting down");
+                return EXIT_OK;
+        }
         if (rc < 0) {
                 serving_stop(&srv);
                 (void)fprintf(stderr, "database: %s\n", errbuf_msg(&err));

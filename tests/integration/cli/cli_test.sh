@@ -177,5 +177,48 @@ check "run logs are JSON lines" python3 -c '
 import json,sys
 for line in open(sys.argv[1]): json.loads(line)' "$work/run.log"
 
+# A database another connection holds locked at start: run waits (retrying with backoff) instead
+# of exiting, then prunes once the lock is gone; SIGTERM while it waits exits 0.
+cp "$db" "$work/locked.db"
+python3 -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+c.execute("COMMIT")
+' "$work/locked.db" "$work/locked.ready" 4 &
+lpid=$!
+for _ in $(seq 100); do [ -e "$work/locked.ready" ] && break; sleep 0.05; done
+"$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --busy-timeout 300 \
+        --policy "$pol" --sqlite-database-path "$work/locked.db" 2>"$work/locked.log" &
+pid=$!
+for _ in $(seq 300); do grep -q "prune run finished" "$work/locked.log" && break; sleep 0.1; done
+check "a locked database at start is waited for" grep -q "database locked by another connection: retrying" "$work/locked.log"
+check "and pruned once released" grep -q '"prune run finished","result":"Succeeded"' "$work/locked.log"
+kill -TERM "$pid"
+wait "$pid"
+check "that run exits 0 on SIGTERM" test $? -eq 0
+wait "$lpid"
+rm -f "$work/locked.ready"
+python3 -c '
+import sqlite3, sys, time
+c = sqlite3.connect(sys.argv[1], isolation_level=None)
+c.execute("BEGIN EXCLUSIVE")
+open(sys.argv[2], "w").close()
+time.sleep(float(sys.argv[3]))
+' "$work/locked.db" "$work/locked.ready" 30 &
+lpid=$!
+for _ in $(seq 100); do [ -e "$work/locked.ready" ] && break; sleep 0.05; done
+"$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --busy-timeout 300 \
+        --policy "$pol" --sqlite-database-path "$work/locked.db" 2>"$work/locked2.log" &
+pid=$!
+for _ in $(seq 100); do grep -q "retrying" "$work/locked2.log" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"
+check "SIGTERM while waiting for the lock exits 0" test $? -eq 0
+kill "$lpid" 2>/dev/null
+wait "$lpid" 2>/dev/null
+
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]
