@@ -30,6 +30,8 @@
 
 #define POLL_DEFAULT_MS       2000
 #define TABLE_SCAN_DEFAULT_MS ((int64_t)5 * 60 * 1000)
+#define LADDER_BACKOFF_MIN_MS ((int64_t)10 * 1000)
+#define LADDER_BACKOFF_MAX_MS ((int64_t)5 * 60 * 1000)
 #define RESERVE_DEFAULT       (8 << 20)
 #define INCREMENTAL_MAX_MS    2000
 
@@ -48,6 +50,8 @@ struct controller {
         struct controller_state st;
         int64_t next_poll_ms;
         int64_t next_scan_ms;
+        int64_t next_ladder_ms;    /* monotonic: no emergency ladder before this */
+        int64_t ladder_backoff_ms; /* grows while ladders find nothing to delete */
         int64_t last_foreign_write_ms;
         const volatile int *stop;
         struct kubesync *ks; /* NULL without Kubernetes */
@@ -452,6 +456,20 @@ static void run_ladder(struct controller *c)
         errbuf_clear(&err);
         (void)prune_emergency(c->store, &o, r, &err);
         c->st.ladders++;
+        /*
+         * A ladder that found nothing to delete will find nothing at the next poll either: back
+         * off (doubling up to LADDER_BACKOFF_MAX_MS) until usage drops or data becomes eligible.
+         * One that deleted rows goes on at the next poll.
+         */
+        if (r->rows > 0 || r->relieved) {
+                c->ladder_backoff_ms = 0;
+        } else {
+                c->ladder_backoff_ms =
+                        c->ladder_backoff_ms ? c->ladder_backoff_ms * 2 : LADDER_BACKOFF_MIN_MS;
+                if (c->ladder_backoff_ms > LADDER_BACKOFF_MAX_MS)
+                        c->ladder_backoff_ms = LADDER_BACKOFF_MAX_MS;
+        }
+        c->next_ladder_ms = clock_mono_ms() + c->ladder_backoff_ms;
         reclaim(c, r);
         release_memory(c);
         (void)measure(c, clock_mono_ms(), false);
@@ -555,10 +573,15 @@ int controller_tick(struct controller *c, int64_t now_ms, const volatile int *st
         }
         c->next_poll_ms = now_ms + c->cfg.volume_poll_ms;
         if (policy_active(c) && c->policy.emergency && c->cfg.store.type == STORE_SQLITE &&
-            usage_pct(c) >= (double)c->policy.high_watermark_pct && !(stop && *stop))
+            usage_pct(c) >= (double)c->policy.high_watermark_pct && !(stop && *stop) &&
+            now_ms >= c->next_ladder_ms)
                 run_ladder(c);
         else if (policy_active(c) && usage_pct(c) <= (double)c->policy.low_watermark_pct)
                 c->st.volume_pressure = false;
+        if (usage_pct(c) < (double)c->policy.high_watermark_pct) {
+                c->ladder_backoff_ms = 0;
+                c->next_ladder_ms = 0;
+        }
         if (c->st.have_policy &&
             (c->policy_changed || now_ms >= c->st.next_run_mono_ms || c->cfg.once) &&
             !(stop && *stop)) {
