@@ -2,7 +2,8 @@
 /*
  * The prune engine: plans each enabled rule, then deletes its candidates in short write
  * transactions. Batch size adapts to the measured cost per row so a transaction stays within
- * half of batch.maxLockDuration; between batches it pauses for batch.pause while other
+ * half of batch.maxLockDuration (on SQLite while kagent writes, within 15 ms: see
+ * WRITER_TXN_TARGET_US); between batches it pauses for batch.pause while other
  * connections are committing (kagent is writing), and only briefly otherwise.
  */
 #define LOG_MODULE "prune"
@@ -21,6 +22,13 @@
 #define BUSY_RETRIES_MAX 20
 #define WRITER_RECENT_MS 2000 /* a foreign commit within this keeps the full pause */
 #define READ_BUDGET_MS   20
+/*
+ * kagent's SQLite driver waits for a lock in SQLite's default busy handler, which tries again
+ * 1, 3, 8, 18, 33, 53 ms after its first attempt. A writer that finds our transaction running
+ * gets in at the first retry after it ends: transactions of at most 15 ms let it in by 18 ms,
+ * 25 ms ones only by 33 ms. While kagent writes, SQLite batches aim at this.
+ */
+#define WRITER_TXN_TARGET_US 15000
 
 const char *prune_outcome_name(enum prune_outcome o)
 {
@@ -107,6 +115,7 @@ struct engine {
         int64_t deadline_ms;     /* monotonic */
         int64_t last_foreign_ms; /* monotonic time a foreign commit was last seen */
         int64_t t0_ms;           /* monotonic start */
+        bool sqlite; /* writers wait in SQLite's busy handler (see WRITER_TXN_TARGET_US) */
         bool limit_hit;
         bool relieved;
         bool timed_out;
@@ -137,11 +146,18 @@ static bool should_stop(struct engine *e)
         return false;
 }
 
-/* Next batch size from the last one: aim at half the lock budget. */
+/*
+ * Next batch size from the last one: aim at half the lock budget, and on SQLite while kagent is
+ * writing at most WRITER_TXN_TARGET_US.
+ */
 static void adapt_batch(struct engine *e, const struct store_batch_result *b)
 {
         int64_t target_us = e->p->batch_max_lock_ms * 1000 / 2;
         int64_t next;
+
+        if (e->sqlite && clock_mono_ms() - e->last_foreign_ms <= WRITER_RECENT_MS &&
+            target_us > WRITER_TXN_TARGET_US)
+                target_us = WRITER_TXN_TARGET_US;
 
         if (b->rows <= 0 || b->txn_us <= 0) {
                 next = e->batch;
@@ -346,6 +362,7 @@ static int engine_begin(struct engine *e, struct store *s, const struct prune_op
         e->batch = e->p->batch_max_rows < BATCH_INITIAL ? e->p->batch_max_rows : BATCH_INITIAL;
         e->deadline_ms = t0 + e->p->run_timeout_ms;
         e->last_foreign_ms = t0 - 10 * (int64_t)WRITER_RECENT_MS;
+        e->sqlite = store_info(s)->type == STORE_SQLITE;
         e->t0_ms = t0;
         out->start_wall_ms = clock_wall_ms();
         rc = store_writer_acquire(s, rerr);
