@@ -304,11 +304,16 @@ static int run_planned(struct engine *e, struct store_rule_params rp, bool dry, 
         if (should_stop(e))
                 return 1;
         rp.deadline_mono_ms = e->deadline_ms;
+        rp.stop = e->o->stop;
         p0 = clock_mono_ms();
         rc = store_plan(e->s, &rp, &plan, err);
         out->plan_ms += clock_mono_ms() - p0;
         if (rc == -ETIMEDOUT) {
                 e->timed_out = true;
+                return 1;
+        }
+        if (rc == -ECANCELED) {
+                e->stopped = true;
                 return 1;
         }
         if (rc < 0)

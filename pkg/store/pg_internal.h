@@ -66,6 +66,7 @@ struct pgs {
         int64_t read_budget_ms;   /* target duration of one read statement */
         int64_t rounds;           /* planning rounds run on this connection */
         int64_t deadline_mono_ms; /* plan deadline, 0 = none */
+        const volatile int *stop; /* plan stop request, may be NULL */
         struct store_plan_result *plan_out;
         int64_t xid_seen; /* next transaction id when others_wrote last looked */
         int64_t own_xids; /* transaction ids this connection used since then */

@@ -244,6 +244,8 @@ static int check_deadline(struct pgs *q, struct errbuf *err)
 {
         if (q->deadline_mono_ms > 0 && clock_mono_ms() > q->deadline_mono_ms)
                 return errbuf_set(err, -ETIMEDOUT, "run timeout reached while planning");
+        if (q->stop && *q->stop)
+                return errbuf_set(err, -ECANCELED, "stopped while planning");
         return 0;
 }
 
@@ -367,7 +369,9 @@ static void add_child(struct pgs *q, struct round *r, enum store_table t, const 
         c->table = t;
         c->shared = shared ? shared : "false";
         va_start(ap, from_fmt);
-        (void)vsnprintf(c->from, sizeof(c->from), from_fmt, ap);
+        /* clang-tidy 14 flags this va_list uninitialized right after va_start (false positive). */
+        (void)vsnprintf(c->from, sizeof(c->from), from_fmt, // NOLINT(clang-analyzer-valist.*)
+                        ap);
         va_end(ap);
 }
 
@@ -1282,6 +1286,7 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         memset(&b, 0, sizeof(b));
         q->plan_out = &res;
         q->deadline_mono_ms = p->deadline_mono_ms;
+        q->stop = p->stop;
         if (p->read_budget_ms > 0)
                 q->read_budget_ms = p->read_budget_ms;
         b.rule = p->rule;

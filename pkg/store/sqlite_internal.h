@@ -41,6 +41,7 @@ struct sq {
         int64_t data_version;     /* last PRAGMA data_version seen */
         int64_t read_budget_ms;   /* target duration of one read statement */
         int64_t deadline_mono_ms; /* plan deadline, 0 = none */
+        const volatile int *stop; /* plan stop request, may be NULL */
         struct store_plan_result *plan_out; /* accumulating plan statistics */
 };
 

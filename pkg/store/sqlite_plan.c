@@ -133,6 +133,8 @@ static int check_deadline(struct sq *q, struct errbuf *err)
 {
         if (q->deadline_mono_ms > 0 && clock_mono_ms() > q->deadline_mono_ms)
                 return errbuf_set(err, -ETIMEDOUT, "run timeout reached while planning");
+        if (q->stop && *q->stop)
+                return errbuf_set(err, -ECANCELED, "stopped while planning");
         return 0;
 }
 
@@ -1109,6 +1111,7 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         memset(&b, 0, sizeof(b));
         q->plan_out = &res;
         q->deadline_mono_ms = p->deadline_mono_ms;
+        q->stop = p->stop;
         if (p->read_budget_ms > 0)
                 q->read_budget_ms = p->read_budget_ms;
         b.rule = p->rule;

@@ -114,6 +114,7 @@ struct store_rule_params {
         int64_t keep;             /* checkpoints: keep newest N per thread; events: per session */
         int64_t max_sessions;     /* sessions: plan at most this many (oldest first); 0 = all */
         int64_t deadline_mono_ms; /* stop planning with -ETIMEDOUT after this; 0 = none */
+        const volatile int *stop; /* stop planning with -ECANCELED once *stop != 0; may be NULL */
         int64_t read_budget_ms;   /* target duration of each read statement */
 };
 

@@ -7,6 +7,7 @@
  */
 #include "prune_cases.h"
 
+#include <errno.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -642,6 +643,42 @@ static void test_runs_after_release(void **state)
         assert_true(kdb_intact(f->k));
 }
 
+/* A stop request reaches planning too: store_plan() gives up with -ECANCELED, deleting nothing. */
+static void test_stop_while_planning(void **state)
+{
+        struct fx *f = *state;
+        struct store_config sc;
+        struct store *s = NULL;
+        struct store_rule_params rp;
+        struct store_plan_result plan;
+        struct errbuf err;
+        volatile int stop = 1;
+        char *before;
+        char *after;
+
+        kdb_store_config(f->k, &sc);
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        before = prune_case_snapshot(f->k);
+        errbuf_clear(&err);
+        assert_int_equal(store_open(&sc, &s, &err), 0);
+        assert_int_equal(store_run_begin(s, &err), 0);
+        memset(&rp, 0, sizeof(rp));
+        rp.rule = STORE_RULE_SESSIONS;
+        rp.now_ms = KDB_NOW_MS;
+        rp.active_cutoff_ms = KDB_NOW_MS - (int64_t)30 * 60 * 1000;
+        rp.age_cutoff_ms = KDB_NOW_MS - 30 * DAY_MS;
+        rp.unfinished_cutoff_ms = rp.age_cutoff_ms;
+        rp.stop = &stop;
+        assert_int_equal(store_plan(s, &rp, &plan, &err), -ECANCELED);
+        assert_non_null(strstr(err.msg, "stopped"));
+        assert_int_equal(store_plan_discard(s, &err), 0);
+        store_close(s);
+        after = prune_case_snapshot(f->k);
+        assert_string_equal(before, after);
+        free(before);
+        free(after);
+}
+
 /* The table of cases: every backend runs each one on the same rows. */
 static const struct {
         const char *name;
@@ -659,6 +696,7 @@ static const struct {
         { "recheck_inside_transaction", test_recheck_inside_transaction },
         { "v05_schema", test_v05_schema },
         { "runs_after_release", test_runs_after_release },
+        { "stop_while_planning", test_stop_while_planning },
 };
 
 size_t prune_cases_tests(enum kdb_backend b, struct CMUnitTest *out, size_t cap)

@@ -168,9 +168,9 @@ for i in $(seq "$terms"); do
 done
 echo "SIGTERM: slowest exit ${max_stop_ms} ms of $terms rounds (grace period ${grace_ms} ms)"
 
-# SIGTERM while a database the size of kagent's 500Mi volume is being planned: planning reads
-# are short statements but the stop request is looked at between rules and batches, so the
-# exit waits for the current rule's plan. It must still come well within the grace period.
+# SIGTERM while a database the size of kagent's 500Mi volume is being planned: planning looks
+# at the stop request between its short read statements, so the exit does not wait for the
+# rule's whole plan. It must come well within the grace period.
 "$bin" datagen --sqlite-database-path "$work/big.db" --sessions 2500 --events-per-session 55 \
         --days 365 --seed 11 >/dev/null || fail "datagen of the large database"
 before=$(all_rows "$work/big.db")
