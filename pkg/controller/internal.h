@@ -2,7 +2,6 @@
 #ifndef CONTROLLER_INTERNAL_H
 #define CONTROLLER_INTERNAL_H
 
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
