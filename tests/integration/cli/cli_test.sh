@@ -180,16 +180,20 @@ for line in open(sys.argv[1]): json.loads(line)' "$work/run.log"
 # A database another connection holds locked at start: run waits (retrying with backoff) instead
 # of exiting, then prunes once the lock is gone; SIGTERM while it waits exits 0.
 cp "$db" "$work/locked.db"
-python3 -c '
+hold_lock() { # hold_lock SECONDS: another process holds $work/locked.db exclusively (pid $lpid)
+        rm -f "$work/locked.ready"
+        python3 -c '
 import sqlite3, sys, time
 c = sqlite3.connect(sys.argv[1], isolation_level=None)
 c.execute("BEGIN EXCLUSIVE")
 open(sys.argv[2], "w").close()
 time.sleep(float(sys.argv[3]))
 c.execute("COMMIT")
-' "$work/locked.db" "$work/locked.ready" 4 &
-lpid=$!
-for _ in $(seq 100); do [ -e "$work/locked.ready" ] && break; sleep 0.05; done
+' "$work/locked.db" "$work/locked.ready" "$1" &
+        lpid=$!
+        for _ in $(seq 100); do [ -e "$work/locked.ready" ] && break; sleep 0.05; done
+}
+hold_lock 4
 "$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --busy-timeout 300 \
         --policy "$pol" --sqlite-database-path "$work/locked.db" 2>"$work/locked.log" &
 pid=$!
@@ -200,16 +204,7 @@ kill -TERM "$pid"
 wait "$pid"
 check "that run exits 0 on SIGTERM" test $? -eq 0
 wait "$lpid"
-rm -f "$work/locked.ready"
-python3 -c '
-import sqlite3, sys, time
-c = sqlite3.connect(sys.argv[1], isolation_level=None)
-c.execute("BEGIN EXCLUSIVE")
-open(sys.argv[2], "w").close()
-time.sleep(float(sys.argv[3]))
-' "$work/locked.db" "$work/locked.ready" 30 &
-lpid=$!
-for _ in $(seq 100); do [ -e "$work/locked.ready" ] && break; sleep 0.05; done
+hold_lock 30
 "$bin" run --metrics-bind-address 0 --health-probe-bind-address 0 --busy-timeout 300 \
         --policy "$pol" --sqlite-database-path "$work/locked.db" 2>"$work/locked2.log" &
 pid=$!
