@@ -233,13 +233,11 @@ static int act_step(struct sq *q, enum store_table t, const char *sql, struct bi
         return rc;
 }
 
-static int build_activity(struct sq *q, struct errbuf *err)
+/* Watermarks first: any row inserted from now on has a larger rowid. Then empty kr_act. */
+static int activity_begin(struct sq *q, struct errbuf *err)
 {
-        struct binds b;
         int rc;
 
-        memset(&b, 0, sizeof(b));
-        /* Watermarks first: any row inserted from now on has a larger rowid. */
         if (q->t[STORE_T_EVENT].present &&
             (rc = sq_int(q, "SELECT coalesce(max(rowid), 0) FROM main.event", &q->w_event, err)) <
                     0)
@@ -248,7 +246,16 @@ static int build_activity(struct sq *q, struct errbuf *err)
             (rc = sq_int(q, "SELECT coalesce(max(rowid), 0) FROM main.lg_checkpoint",
                          &q->w_checkpoint, err)) < 0)
                 return rc;
-        rc = sq_exec(q, "DELETE FROM temp.kr_act; DELETE FROM temp.kr_tact;", err);
+        return sq_exec(q, "DELETE FROM temp.kr_act; DELETE FROM temp.kr_tact;", err);
+}
+
+static int build_activity(struct sq *q, struct errbuf *err)
+{
+        struct binds b;
+        int rc;
+
+        memset(&b, 0, sizeof(b));
+        rc = activity_begin(q, err);
         if (rc < 0)
                 return rc;
         rc = act_step(q, STORE_T_SESSION,
@@ -325,6 +332,117 @@ static int build_activity(struct sq *q, struct errbuf *err)
                 return rc;
         q->act_ready = true;
         return 0;
+}
+
+/* Is there an index whose leading columns are c1 (and c2, when given)? */
+static int has_index(struct sq *q, enum store_table t, const char *c1, const char *c2,
+                     struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        int rc;
+
+        rc = sq_prepare(q,
+                        "SELECT EXISTS (SELECT 1 FROM pragma_index_list(?1) l WHERE "
+                        "(SELECT name FROM pragma_index_info(l.name) WHERE seqno = 0) = ?2 AND "
+                        "(?3 IS NULL OR (SELECT name FROM pragma_index_info(l.name) "
+                        "WHERE seqno = 1) = ?3))",
+                        &st, err);
+        if (rc < 0)
+                return rc;
+        (void)sqlite3_bind_text(st, 1, store_table_name(t), -1, SQLITE_STATIC);
+        (void)sqlite3_bind_text(st, 2, c1, -1, SQLITE_STATIC);
+        if (c2)
+                (void)sqlite3_bind_text(st, 3, c2, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW)
+                rc = sqlite3_column_int(st, 0);
+        else
+                rc = sq_fail(q, rc, err, "index_list");
+        sqlite3_finalize(st);
+        return rc;
+}
+
+/* Can every child table be searched by session key through an index? 1 yes, 0 no. */
+static int children_indexed(struct sq *q, struct errbuf *err)
+{
+        static const struct {
+                enum store_table t;
+                const char *c1, *c2;
+        } need[] = {
+                { STORE_T_EVENT, "session_id", NULL },
+                { STORE_T_TASK, "session_id", NULL },
+                { STORE_T_CHECKPOINT, "user_id", "thread_id" },
+                { STORE_T_CREWAI_MEMORY, "user_id", "thread_id" },
+                { STORE_T_CREWAI_FLOW, "user_id", "thread_id" },
+        };
+
+        for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++) {
+                int rc;
+
+                if (!q->t[need[i].t].present)
+                        continue;
+                rc = has_index(q, need[i].t, need[i].c1, need[i].c2, err);
+                if (rc <= 0)
+                        return rc;
+        }
+        return 1;
+}
+
+/*
+ * The sessions rule on its own needs no activity of every session: only session rows old enough
+ * by their own timestamps can expire, and each of them is checked for anything newer than the
+ * cutoff through the indexes kagent keeps on the children (as the manual SQL does), so the rows
+ * of live sessions are never read. kr_act then holds just the candidates (last = the row's own
+ * newest timestamp, the order they go in); rules that need every session's activity build it
+ * in full.
+ */
+static int candidate_activity(struct sq *q, struct binds *b, struct errbuf *err)
+{
+        struct buf sql;
+        int rc;
+
+        rc = activity_begin(q, err);
+        if (rc < 0)
+                return rc;
+        buf_init(&sql, SQL_MAX);
+        rc = buf_append_str(
+                &sql, "INSERT OR IGNORE INTO temp.kr_act(sid, uid, present, known, last) "
+                      "SELECT s.id, s.user_id, 1, 1, max(coalesce(julianday(s.updated_at), "
+                      "-1), coalesce(julianday(s.created_at), -1)) AS own FROM main.session s "
+                      "WHERE s.rowid > :lo AND s.rowid <= :hi AND s.id IS NOT NULL AND "
+                      "s.user_id IS NOT NULL AND (julianday(s.updated_at) IS NOT NULL OR "
+                      "julianday(s.created_at) IS NOT NULL) AND own < :cut");
+        if (q->t[STORE_T_EVENT].present)
+                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.event e WHERE "
+                                           "e.session_id = s.id AND e.user_id = s.user_id AND "
+                                           "julianday(e.created_at) >= :cut)");
+        if (q->t[STORE_T_CHECKPOINT].present)
+                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.lg_checkpoint c "
+                                           "WHERE c.user_id = s.user_id AND c.thread_id = s.id "
+                                           "AND julianday(c.created_at) >= :cut)");
+        if (q->t[STORE_T_CREWAI_MEMORY].present)
+                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM "
+                                           "main.crewai_agent_memory m WHERE m.user_id = "
+                                           "s.user_id AND m.thread_id = s.id AND "
+                                           "julianday(m.updated_at) >= :cut)");
+        if (q->t[STORE_T_CREWAI_FLOW].present)
+                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.crewai_flow_state "
+                                           "f WHERE f.user_id = s.user_id AND f.thread_id = s.id "
+                                           "AND julianday(f.updated_at) >= :cut)");
+        /* Tasks belong to every session row of their id; an unfinished one keeps it. */
+        if (q->t[STORE_T_TASK].present)
+                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.task t WHERE "
+                                           "t.session_id = s.id AND (julianday(t.updated_at) >= "
+                                           ":cut OR ((CASE WHEN json_valid(t.data) THEN "
+                                           "json_extract(t.data, '$.status.state') END) IN "
+                                           "(" STORE_UNFINISHED_STATES ") AND "
+                                           "coalesce(julianday(t.updated_at), 1e9) > :unf)))");
+        if (rc != 0)
+                rc = errbuf_set(err, -ENOMEM, "out of memory");
+        else
+                rc = act_step(q, STORE_T_SESSION, sql.data, b, err);
+        buf_cleanup(&sql);
+        return rc;
 }
 
 /* ---- generic head + children pipeline ------------------------------------------------- */
@@ -1128,7 +1246,15 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         /* Deleting starts after what is left of earlier plans (a dry run keeps them all). */
         q->cursor = seq_before;
         if (!q->act_ready) {
-                rc = build_activity(q, err);
+                /* The sessions rule alone, all of it (not the ladder's oldest few): candidates
+                 * only, when the children can be searched by session. */
+                rc = p->rule == STORE_RULE_SESSIONS && p->max_sessions <= 0
+                             ? children_indexed(q, err)
+                             : 0;
+                if (rc > 0)
+                        rc = candidate_activity(q, &b, err);
+                else if (rc == 0)
+                        rc = build_activity(q, err);
                 if (rc < 0)
                         goto out;
         }

@@ -119,14 +119,18 @@ void prune_case_session(struct kdb *k, const char *sid, const char *user, int64_
         kdb_crewai(k, "crewai_flow_state", user, sid, ago, -1);
 }
 
-/* sessions.expireAfter: whole idle sessions go with every child; everything else stays. */
-static void test_sessions_rule(void **state)
+/*
+ * sessions.expireAfter: whole idle sessions go with every child; everything else stays.
+ * 'prep' runs first (e.g. drops indexes, so the plan takes its other path).
+ */
+static void sessions_rule_case(struct fx *f, const char *prep)
 {
-        struct fx *f = *state;
         struct prune_result r;
         char rfc[64];
         char rfc2[64];
 
+        if (prep)
+                kdb_exec(f->k, "%s", prep);
         /* Expired: idle 40 days, with children of every kind. */
         prune_case_session(f->k, "old", "alice", 40 * DAY_MS);
         kdb_task(f->k, "t-old", "old", "completed", 40 * DAY_MS, -1);
@@ -142,6 +146,11 @@ static void test_sessions_rule(void **state)
         /* A checkpoint from yesterday keeps its session. */
         prune_case_session(f->k, "cprecent", "bob", 40 * DAY_MS);
         kdb_checkpoint(f->k, "bob", "cprecent", "", "cprecent-new", DAY_MS, -1);
+        /* Recent CrewAI memory or flow state keeps an old session row. */
+        kdb_session(f->k, "memrecent", "gina", 40 * DAY_MS, 40 * DAY_MS, -1);
+        kdb_crewai(f->k, "crewai_agent_memory", "gina", "memrecent", DAY_MS, -1);
+        kdb_session(f->k, "flowrecent", "gina", 40 * DAY_MS, 40 * DAY_MS, -1);
+        kdb_crewai(f->k, "crewai_flow_state", "gina", "flowrecent", DAY_MS, -1);
         /* Unknown timestamps never expire. */
         kdb_session(f->k, "nulls", "carol", -1, -1, -1);
         kdb_event(f->k, "nulls-e", "nulls", "carol", -1, -1);
@@ -174,12 +183,20 @@ static void test_sessions_rule(void **state)
                        "INSERT INTO unknown_table VALUES ('u', '2020-01-01 00:00:00+00:00')");
 
         f->p.session_expire_ms = 30 * DAY_MS;
+        /* The plan alone (a dry run) already leaves out every kept session. */
+        r = prune_case_run(f, true);
+        assert_int_equal(r.outcome, PRUNE_DRY_RUN);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_SESSION].rows, 5);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_EVENT].rows, 3 * 4 + 1);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_CREWAI_MEMORY].rows, 4);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_CREWAI_FLOW].rows, 4);
+        assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_TASK].rows, 2);
         r = prune_case_run(f, false);
         assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
 
         assert_string_equal(LIST(f, "SELECT id || '/' || user_id FROM session ORDER BY 1"),
-                            "cprecent/bob,evrecent/alice,fresh/bob,nulls/carol,shared/dave,"
-                            "taskrecent/bob,working/carol");
+                            "cprecent/bob,evrecent/alice,flowrecent/gina,fresh/bob,memrecent/gina,"
+                            "nulls/carol,shared/dave,taskrecent/bob,working/carol");
         assert_string_equal(LIST(f, "SELECT DISTINCT session_id || '/' || user_id FROM event "
                                     "ORDER BY 1"),
                             "cprecent/bob,evrecent/alice,fresh/bob,nulls/carol,shared/dave,"
@@ -197,12 +214,12 @@ static void test_sessions_rule(void **state)
                             "working/carol");
         assert_string_equal(LIST(f, "SELECT thread_id || '/' || user_id FROM crewai_agent_memory "
                                     "ORDER BY 1"),
-                            "cprecent/bob,evrecent/alice,fresh/bob,shared/dave,taskrecent/bob,"
-                            "working/carol");
+                            "cprecent/bob,evrecent/alice,fresh/bob,memrecent/gina,shared/dave,"
+                            "taskrecent/bob,working/carol");
         assert_string_equal(LIST(f, "SELECT thread_id || '/' || user_id FROM crewai_flow_state "
                                     "ORDER BY 1"),
-                            "cprecent/bob,evrecent/alice,fresh/bob,shared/dave,taskrecent/bob,"
-                            "working/carol");
+                            "cprecent/bob,evrecent/alice,flowrecent/gina,fresh/bob,shared/dave,"
+                            "taskrecent/bob,working/carol");
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM agent"), 1);
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM unknown_table"), 1);
         /* Reported counts match what disappeared: 5 sessions (old, shared/alice, both x2, rfc). */
@@ -212,6 +229,18 @@ static void test_sessions_rule(void **state)
         assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_PUSH].rows, 2);
         assert_true(r.rules[STORE_RULE_SESSIONS].tables[STORE_T_EVENT].bytes > (int64_t)13 * 50);
         assert_true(kdb_intact(f->k));
+}
+
+static void test_sessions_rule(void **state)
+{
+        sessions_rule_case(*state, NULL);
+}
+
+/* The same without the indexes that let a plan look up a session's children directly. */
+static void test_sessions_rule_unindexed(void **state)
+{
+        sessions_rule_case(*state, "DROP INDEX IF EXISTS idx_event_session_id; "
+                                   "DROP INDEX IF EXISTS idx_task_session_id");
 }
 
 /* A dry run reports exactly what the real run then deletes, and changes nothing. */
@@ -685,6 +714,7 @@ static const struct {
         CMUnitTestFunction fn;
 } cases[] = {
         { "sessions_rule", test_sessions_rule },
+        { "sessions_rule_unindexed", test_sessions_rule_unindexed },
         { "dry_run_matches", test_dry_run_matches },
         { "soft_deleted_rule", test_soft_deleted_rule },
         { "tasks_rule", test_tasks_rule },
