@@ -15,9 +15,15 @@
  */
 
 /* Session settings applied after every connect unless the connection string sets them. */
-#define PG_LOCK_TIMEOUT_MS      500    /* waiting for a table or row lock */
-#define PG_STATEMENT_TIMEOUT_MS 30000  /* any single statement */
-#define PG_IDLE_TXN_TIMEOUT_MS  60000  /* the server ends a transaction we left open */
+#define PG_LOCK_TIMEOUT_MS      500   /* waiting for a table or row lock */
+#define PG_STATEMENT_TIMEOUT_MS 30000 /* any single statement */
+#define PG_IDLE_TXN_TIMEOUT_MS  60000 /* the server ends a transaction we left open */
+/*
+ * A batch of whole sessions deletes with plain DELETEs under this lock_timeout (or the session's
+ * own, when shorter): a row another transaction holds makes it fail fast, and the batch is redone
+ * session by session with FOR UPDATE SKIP LOCKED, where a held row keeps its session.
+ */
+#define PG_FAST_LOCK_TIMEOUT_MS 20
 #define PG_CONNECT_TIMEOUT_S    "10"   /* libpq connect_timeout default */
 #define PG_VACUUM_TIMEOUT_MS    600000 /* 10 minutes: one VACUUM of one table */
 
@@ -68,8 +74,18 @@ struct pgs {
         int64_t deadline_mono_ms; /* plan deadline, 0 = none */
         const volatile int *stop; /* plan stop request, may be NULL */
         struct store_plan_result *plan_out;
-        int64_t xid_seen; /* next transaction id when others_wrote last looked */
-        int64_t own_xids; /* transaction ids this connection used since then */
+        /*
+         * The sessions rule is planned per session (kr_sess, seq order is deletion order), not per
+         * row: while sess_pending, delete batches take whole sessions from kr_sess after
+         * sess_cursor; up to sess_slow_until they go one per transaction (the fallback).
+         */
+        bool sess_pending;
+        bool sess_prepared;      /* the batch statements are prepared on this connection */
+        int64_t sess_cursor;     /* last kr_sess seq consumed */
+        int64_t sess_slow_until; /* kr_sess seqs up to this go through the fallback */
+        int64_t fast_lock_ms;    /* lock_timeout of a batch of whole sessions */
+        int64_t xid_seen;        /* next transaction id when others_wrote last looked */
+        int64_t own_xids;        /* transaction ids this connection used since then */
 };
 
 static inline struct pgs *pg_of(struct store *s)
@@ -131,11 +147,23 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err);
 int pg_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
             struct errbuf *err);
 
+/*
+ * Plan the sessions rule per session into kr_sess (only when kr_cand holds nothing of earlier
+ * rules); 'out' gets the totals. pg_sessions_materialize() turns what is left of such a plan into
+ * kr_cand rows (the row-level plan later rules check against).
+ */
+int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
+                          struct store_plan_result *out, struct errbuf *err);
+int pg_sessions_materialize(struct pgs *q, struct errbuf *err);
+
 /* -EAGAIN when the run's plan went with a lost connection, else 0. */
 int pg_run_alive(struct pgs *q, struct errbuf *err, const char *what);
 
 /* Deleting (postgres_delete.c). */
 int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
                     struct errbuf *err);
+/* A prepared statement (prepared by the caller); same contract as pg_exec(). */
+int pg_exec_prepared(struct pgs *q, const char *name, const struct pg_params *p, PGresult **out,
+                     struct errbuf *err, const char *what);
 
 #endif

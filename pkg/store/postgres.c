@@ -170,6 +170,8 @@ static void conn_lost(struct pgs *q)
         q->run_ready = false;
         q->lock_held = false;
         q->act_ready = false;
+        q->sess_pending = false;
+        q->sess_prepared = false;
 }
 
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what)
@@ -207,6 +209,29 @@ int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult 
         if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
                 return pg_fail(q, NULL, err, what);
         res = PQexecParams(q->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
+        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+                int rc = pg_fail(q, res, err, what);
+
+                PQclear(res);
+                return rc;
+        }
+        if (out)
+                *out = res;
+        else
+                PQclear(res);
+        return 0;
+}
+
+int pg_exec_prepared(struct pgs *q, const char *name, const struct pg_params *p, PGresult **out,
+                     struct errbuf *err, const char *what)
+{
+        PGresult *res;
+        ExecStatusType st;
+
+        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
+                return pg_fail(q, NULL, err, what);
+        res = PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
         st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 int rc = pg_fail(q, res, err, what);
@@ -1004,6 +1029,9 @@ static int pgs_run_begin(struct store *s, struct errbuf *err)
         q->cursor = 0;
         q->seq_max = 0;
         q->unit_max = 0;
+        q->sess_pending = false;
+        q->sess_cursor = 0;
+        q->sess_slow_until = 0;
         pg_xid_baseline(q);
         return 0;
 }
@@ -1026,7 +1054,9 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
         if (!q->temp_ready || !q->conn || PQstatus(q->conn) != CONNECTION_OK)
                 return 0;
         pg_note_own_xid(q);
-        return pg_exec(q, "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey", NULL, NULL, err, "discard");
+        q->sess_pending = false;
+        return pg_exec(q, "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_sess", NULL, NULL,
+                       err, "discard");
 }
 
 /*

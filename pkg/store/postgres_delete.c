@@ -582,6 +582,472 @@ static int batch_body(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_
                        "batch");
 }
 
+/* ---- batches of whole sessions (the sessions rule's per-session plan) ------------------ */
+
+/*
+ * The next planned sessions after $1 whose planned rows add up to at most $2 (none when the
+ * first alone has more: it goes through the fallback, a part per transaction).
+ */
+#define SESS_BATCH                                                                                 \
+        "SELECT y.seq, y.sid, y.uid FROM (SELECT k.seq, k.sid, k.uid, sum(k.rows) OVER (ORDER BY " \
+        "k.seq) AS cum FROM (SELECT seq, sid, uid, rows FROM pg_temp.kr_sess WHERE "               \
+        "seq > $1::bigint ORDER BY seq LIMIT $2::bigint) k) y WHERE y.cum <= $2::bigint"
+
+/* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
+static int sess_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
+{
+        if (t == STORE_T_EVENT || t == STORE_T_SESSION_SHARE)
+                return buf_printf(b, "c.session_id = %s AND c.user_id = %s", sid, uid);
+        return buf_printf(b, "c.user_id = %s AND c.thread_id = %s", uid, sid);
+}
+
+/* The tasks (alias t) that go with the session: its own, and unowned ones nobody else claims. */
+static int sess_task_owned(const struct pgs *q, struct buf *b, const char *t, const char *sid,
+                           const char *uid, const char *others)
+{
+        int rc = 0;
+
+        if (q->task_has_user_id)
+                rc |= buf_printf(b, "(%s.user_id = %s OR (%s.user_id IS NULL AND ", t, uid, t);
+        rc |= buf_printf(b, "NOT EXISTS (SELECT 1 FROM %s o WHERE o.id = %s AND %s)",
+                         q->t[STORE_T_SESSION].qname, sid, others);
+        if (q->task_has_user_id)
+                rc |= buf_append_str(b, "))");
+        return rc;
+}
+
+static bool sess_child(const struct pgs *q, int t)
+{
+        return q->t[t].present && t != STORE_T_FEEDBACK && t != STORE_T_SESSION;
+}
+
+/*
+ * One statement deleting a batch of whole sessions: lock their rows (a session kagent holds is
+ * skipped), keep those still idle, delete everything of them, children and the session rows;
+ * kr_guard fails it (KR001) when it would delete more rows than the batch may.
+ */
+static int sess_delete_sql(const struct pgs *q, struct buf *b)
+{
+        const char *sess = q->t[STORE_T_SESSION].qname;
+        int rc = 0;
+
+        rc |= buf_printf(b,
+                         "WITH b AS MATERIALIZED (" SESS_BATCH "), l AS MATERIALIZED (SELECT "
+                         "s.id AS sid, s.user_id AS uid, false AS anyuser, s.updated_at AS upd, "
+                         "s.created_at AS crt FROM %s s JOIN b ON s.id = b.sid AND "
+                         "s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED), ok AS MATERIALIZED "
+                         "(SELECT k.sid AS id, k.uid AS user_id FROM l k WHERE NOT "
+                         "(coalesce(k.upd >= $3, false) OR coalesce(k.crt >= $3, false) OR ",
+                         sess);
+        rc |= active_expr(q, b);
+        rc |= buf_append_str(b, "))");
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
+                        continue;
+                rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
+                rc |= sess_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
+                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x)", q->t[t].bytes_expr);
+        }
+        if (q->t[STORE_T_TASK].present) {
+                rc |= buf_printf(b,
+                                 ", tk AS MATERIALIZED (SELECT DISTINCT t.id FROM %s t JOIN ok ON "
+                                 "t.session_id = ok.id WHERE ",
+                                 q->t[STORE_T_TASK].qname);
+                rc |= sess_task_owned(q, b, "t", "ok.id", "ok.user_id",
+                                      "NOT EXISTS (SELECT 1 FROM ok o2 WHERE o2.id = o.id AND "
+                                      "o2.user_id = o.user_id)");
+                rc |= buf_append_str(b, ")");
+                if (q->t[STORE_T_PUSH].present)
+                        rc |= buf_printf(b,
+                                         ", d%d AS (DELETE FROM %s c USING tk WHERE c.task_id = "
+                                         "tk.id RETURNING (%s)::bigint AS x)",
+                                         (int)STORE_T_PUSH, q->t[STORE_T_PUSH].qname,
+                                         q->t[STORE_T_PUSH].bytes_expr);
+                rc |= buf_printf(b,
+                                 ", d%d AS (DELETE FROM %s c USING tk WHERE c.id = tk.id "
+                                 "RETURNING (%s)::bigint AS x)",
+                                 (int)STORE_T_TASK, q->t[STORE_T_TASK].qname,
+                                 q->t[STORE_T_TASK].bytes_expr);
+        }
+        rc |= buf_printf(b,
+                         ", d%d AS (DELETE FROM %s c USING ok WHERE c.id = ok.id AND "
+                         "c.user_id = ok.user_id RETURNING (%s)::bigint AS x) SELECT (SELECT "
+                         "coalesce(max(seq), 0) FROM b), (SELECT count(*) FROM b), (SELECT "
+                         "count(*) FROM ok), pg_temp.kr_guard(0",
+                         (int)STORE_T_SESSION, sess, q->t[STORE_T_SESSION].bytes_expr);
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b, " + (SELECT count(*) FROM d%d)", t);
+        rc |= buf_append_str(b, ", $2::bigint)");
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b,
+                                         ", (SELECT count(*) FROM d%d), (SELECT "
+                                         "coalesce(sum(x), 0) FROM d%d)",
+                                         t, t);
+                else
+                        rc |= buf_append_str(b, ", 0, 0");
+        }
+        return rc ? -EMSGSIZE : 0;
+}
+
+static int sess_prepare(struct pgs *q, struct errbuf *err)
+{
+        static const char lock_sql[] =
+                "SELECT count(*) FROM (SELECT 1 FROM %s s JOIN (" SESS_BATCH ") b ON "
+                "s.id = b.sid AND s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x";
+        struct buf sql;
+        PGresult *res = NULL;
+        int rc = 0;
+
+        if (q->sess_prepared)
+                return 0;
+        buf_init(&sql, PG_SQL_MAX);
+        for (int i = 0; i < 2 && rc == 0; i++) {
+                buf_reset(&sql);
+                if (i == 0 ? buf_printf(&sql, lock_sql, q->t[STORE_T_SESSION].qname) < 0
+                           : sess_delete_sql(q, &sql) < 0) {
+                        rc = too_long(err);
+                        break;
+                }
+                res = PQprepare(q->conn, i == 0 ? "kr_slock" : "kr_sdel", sql.data, 0, NULL);
+                if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+                        rc = pg_fail(q, res, err, "prepare");
+                PQclear(res);
+        }
+        buf_cleanup(&sql);
+        if (rc == 0)
+                q->sess_prepared = true;
+        else /* e.g. a table lock: the next attempt prepares both again */
+                (void)pg_exec(q, "DEALLOCATE ALL", NULL, NULL, NULL, "prepare");
+        return rc;
+}
+
+/* "(SQLSTATE)" in the message: the fast path gives way to the fallback. */
+static bool failed_with(const struct errbuf *err, const char *state)
+{
+        char tag[8];
+
+        (void)snprintf(tag, sizeof(tag), "(%s)", state);
+        return strstr(err->msg, tag) != NULL;
+}
+
+/* Whole sessions in one transaction. Returns 1 when the fallback must take the batch. */
+static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
+                     struct errbuf *err)
+{
+        struct store_batch_result res;
+        struct pg_params p;
+        PGresult *r = NULL;
+        char begin[96];
+        int64_t hi = 0;
+        int64_t nb = 0;
+        int64_t nok = 0;
+        int64_t t0;
+        int rc;
+
+        memset(&res, 0, sizeof(res));
+        rc = sess_prepare(q, err);
+        if (rc < 0)
+                return rc;
+        (void)snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL lock_timeout = '%" PRId64 "ms'",
+                       q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS);
+        pg_params_init(&p);
+        pg_param_i64(&p, q->sess_cursor);
+        pg_param_i64(&p, max_rows);
+        t0 = clock_mono_ns();
+        rc = pg_script(q, begin, err, "begin");
+        if (rc == 0)
+                rc = pg_exec_prepared(q, "kr_slock", &p, NULL, err, "lock sessions");
+        pg_param_ts(&p, q->recheck_cut_ms);
+        if (rc == 0)
+                rc = pg_exec_prepared(q, "kr_sdel", &p, &r, err, "delete");
+        if (rc == 0) {
+                if (PQntuples(r) != 1 || PQnfields(r) != 4 + 2 * STORE_T_COUNT) {
+                        rc = errbuf_set(err, -EPROTO, "postgres delete: unexpected result");
+                } else {
+                        (void)str_to_i64(PQgetvalue(r, 0, 0), &hi);
+                        (void)str_to_i64(PQgetvalue(r, 0, 1), &nb);
+                        (void)str_to_i64(PQgetvalue(r, 0, 2), &nok);
+                        for (int t = 0; t < STORE_T_COUNT; t++) {
+                                (void)str_to_i64(PQgetvalue(r, 0, 4 + 2 * t), &res.tables[t].rows);
+                                (void)str_to_i64(PQgetvalue(r, 0, 5 + 2 * t), &res.tables[t].bytes);
+                                res.rows += res.tables[t].rows;
+                        }
+                }
+                PQclear(r);
+        }
+        if (rc == 0)
+                rc = pg_commit(q, err);
+        if (rc < 0) {
+                pg_rollback(q);
+                if (!failed_with(err, "55P03") && !failed_with(err, "KR001"))
+                        return rc;
+                /* A held row or more rows than planned: session by session, with SKIP LOCKED. */
+                log_debug("batch of sessions gives way to the fallback",
+                          LOG_STR("error", err->msg));
+                p.n = 2; /* without the cutoff */
+                rc = pg_int(q, "SELECT coalesce(max(seq), 0) FROM (" SESS_BATCH ") b", &p, &hi, err,
+                            "batch");
+                if (rc < 0)
+                        return rc;
+                q->sess_slow_until = hi > q->sess_cursor ? hi : q->sess_cursor + 1;
+                errbuf_clear(err);
+                out->txn_us = (clock_mono_ns() - t0) / 1000;
+                return 1;
+        }
+        pg_note_own_xid(q);
+        if (nb == 0) {
+                /* The next session alone has more rows than a batch may: in parts. */
+                q->sess_slow_until = q->sess_cursor + 1;
+                out->txn_us = (clock_mono_ns() - t0) / 1000;
+                return 1;
+        }
+        res.txn_us = (clock_mono_ns() - t0) / 1000;
+        res.skipped_units = nb - nok;
+        if (res.skipped_units > 0)
+                log_debug("sessions busy or active again, skipped",
+                          LOG_INT("sessions", res.skipped_units));
+        q->sess_cursor = hi;
+        *out = res;
+        return 0;
+}
+
+/*
+ * Up to 'budget' rows of table t of the session ($1, $2), each locked FOR UPDATE SKIP LOCKED;
+ * '*seen' is how many there were (up to budget + 1): more than went means held or over budget.
+ */
+static int sess_slow_table(struct pgs *q, enum store_table t, const char *sid, const char *uid,
+                           int64_t budget, struct store_count *c, int64_t *seen, struct errbuf *err)
+{
+        const char *tn = q->t[t].qname;
+        struct pg_params p;
+        PGresult *res = NULL;
+        struct buf cond;
+        struct buf sql;
+        int rc = 0;
+
+        buf_init(&cond, 4096);
+        buf_init(&sql, PG_SQL_MAX);
+        if (t == STORE_T_PUSH) {
+                rc |= buf_printf(&cond,
+                                 "c.task_id IN (SELECT t.id FROM %s t WHERE "
+                                 "t.session_id = $1 AND ",
+                                 q->t[STORE_T_TASK].qname);
+                rc |= sess_task_owned(q, &cond, "t", "$1", "$2", "o.user_id <> $2");
+                rc |= buf_append_str(&cond, ")");
+        } else if (t == STORE_T_TASK) {
+                rc |= buf_append_str(&cond, "c.session_id = $1 AND ");
+                rc |= sess_task_owned(q, &cond, "c", "$1", "$2", "o.user_id <> $2");
+        } else if (t == STORE_T_SESSION) {
+                rc |= buf_append_str(&cond, "c.id = $1 AND c.user_id = $2");
+        } else {
+                rc |= sess_child_cond(&cond, t, "$1", "$2");
+        }
+        rc |= buf_printf(&sql,
+                         "WITH d AS (DELETE FROM %s x WHERE x.ctid = ANY(ARRAY(SELECT c.ctid "
+                         "FROM %s c WHERE %s LIMIT $3::bigint FOR UPDATE OF c SKIP LOCKED)) "
+                         "RETURNING x.*) SELECT count(*), coalesce(sum(%s), 0), (SELECT "
+                         "count(*) FROM (SELECT 1 FROM %s c WHERE %s LIMIT $3::bigint + 1) m) "
+                         "FROM d c",
+                         tn, tn, cond.data, q->t[t].bytes_expr, tn, cond.data);
+        buf_cleanup(&cond);
+        if (rc != 0) {
+                buf_cleanup(&sql);
+                return too_long(err);
+        }
+        pg_params_init(&p);
+        pg_param_str(&p, sid);
+        pg_param_str(&p, uid);
+        pg_param_i64(&p, budget);
+        rc = pg_exec(q, sql.data, &p, &res, err, "delete");
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        (void)str_to_i64(PQgetvalue(res, 0, 0), &c->rows);
+        (void)str_to_i64(PQgetvalue(res, 0, 1), &c->bytes);
+        (void)str_to_i64(PQgetvalue(res, 0, 2), seen);
+        PQclear(res);
+        return 0;
+}
+
+/* Lock the session row and re-check it: 1 when it may go, 0 when busy, gone or active. */
+static int sess_slow_check(struct pgs *q, const char *sid, const char *uid, struct errbuf *err)
+{
+        struct pg_params p;
+        struct buf sql;
+        int64_t n = 0;
+        int rc = 0;
+
+        pg_params_init(&p);
+        pg_param_str(&p, sid);
+        pg_param_str(&p, uid);
+        pg_param_ts(&p, q->recheck_cut_ms);
+        buf_init(&sql, PG_SQL_MAX);
+        if (buf_printf(&sql,
+                       "SELECT count(*) FROM (SELECT 1 FROM %s s WHERE s.id = $1 AND "
+                       "s.user_id = $2 AND coalesce(s.updated_at < $3, true) AND "
+                       "coalesce(s.created_at < $3, true) FOR UPDATE OF s SKIP LOCKED) x",
+                       q->t[STORE_T_SESSION].qname) < 0)
+                rc = too_long(err);
+        if (rc == 0)
+                rc = pg_int(q, sql.data, &p, &n, err, "lock sessions");
+        buf_reset(&sql);
+        if (rc == 0 && n == 1 &&
+            (buf_append_str(&sql, "SELECT count(*) FROM (SELECT $1::text AS sid, $2::text AS "
+                                  "uid, false AS anyuser) k WHERE ") < 0 ||
+             active_expr(q, &sql) < 0))
+                rc = too_long(err);
+        if (rc == 0 && n == 1)
+                rc = pg_int(q, sql.data, &p, &n, err, "re-check");
+        else if (rc == 0)
+                n = 1; /* busy or gone: not "active", but not ours either */
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        return n == 0 ? 1 : 0;
+}
+
+/* The session's rows, table by table, children first, within 'budget'. */
+static int sess_slow_tables(struct pgs *q, const char *sid, const char *uid, int64_t budget,
+                            struct store_batch_result *res, bool *keep, bool *part,
+                            struct errbuf *err)
+{
+        static const enum store_table order[] = {
+                STORE_T_EVENT,       STORE_T_CHECKPOINT_WRITE,
+                STORE_T_CHECKPOINT,  STORE_T_CREWAI_MEMORY,
+                STORE_T_CREWAI_FLOW, STORE_T_SESSION_SHARE,
+                STORE_T_PUSH,        STORE_T_TASK,
+                STORE_T_SESSION,
+        };
+        int rc = 0;
+
+        for (size_t i = 0; rc == 0 && i < sizeof(order) / sizeof(order[0]); i++) {
+                enum store_table t = order[i];
+                struct store_count c = { 0, 0 };
+                int64_t seen = 0;
+
+                if (!q->t[t].present || (t == STORE_T_PUSH && !q->t[STORE_T_TASK].present))
+                        continue;
+                if (budget == 0) {
+                        *part = true;
+                        break;
+                }
+                rc = sess_slow_table(q, t, sid, uid, budget, &c, &seen, err);
+                if (rc < 0)
+                        break;
+                res->tables[t] = c;
+                res->rows += c.rows;
+                budget -= c.rows;
+                if (seen > c.rows && budget > 0)
+                        *keep = true; /* a row another transaction holds */
+                else if (seen > c.rows)
+                        *part = true;
+                if (*keep || *part)
+                        break;
+        }
+        return rc < 0 ? rc : 1;
+}
+
+/*
+ * The fallback: one session, in one transaction, at most 'max_rows' of its rows, children first,
+ * each locked FOR UPDATE SKIP LOCKED; a row another transaction holds keeps the session (the
+ * transaction is rolled back). A session with more rows than a batch may goes in parts; the
+ * session row goes last.
+ */
+static int sess_slow(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
+                     struct errbuf *err)
+{
+        struct store_batch_result res;
+        struct pg_params p;
+        PGresult *key = NULL;
+        int64_t seq = q->sess_cursor + 1;
+        bool keep = false;
+        bool part = false;
+        int64_t t0;
+        int rc;
+
+        memset(&res, 0, sizeof(res));
+        pg_params_init(&p);
+        pg_param_i64(&p, q->sess_cursor);
+        rc = pg_exec(q,
+                     "SELECT seq, sid, uid FROM pg_temp.kr_sess WHERE seq > $1 ORDER BY seq "
+                     "LIMIT 1",
+                     &p, &key, err, "batch");
+        if (rc < 0)
+                return rc;
+        if (PQntuples(key) != 1) {
+                PQclear(key);
+                q->sess_slow_until = 0;
+                *out = res;
+                return 0;
+        }
+        (void)str_to_i64(PQgetvalue(key, 0, 0), &seq);
+        t0 = clock_mono_ns();
+        rc = pg_begin(q, err);
+        if (rc == 0)
+                rc = sess_slow_check(q, PQgetvalue(key, 0, 1), PQgetvalue(key, 0, 2), err);
+        keep = rc == 0;
+        if (rc == 1)
+                rc = sess_slow_tables(q, PQgetvalue(key, 0, 1), PQgetvalue(key, 0, 2), max_rows,
+                                      &res, &keep, &part, err);
+        PQclear(key);
+        if (rc < 0 || keep) {
+                pg_rollback(q);
+                if (rc < 0)
+                        return rc;
+                memset(&res, 0, sizeof(res));
+                res.skipped_units = 1;
+                log_debug("session busy or active again, skipped");
+        } else {
+                rc = pg_commit(q, err);
+                if (rc < 0) {
+                        pg_rollback(q);
+                        return rc;
+                }
+                pg_note_own_xid(q);
+        }
+        res.txn_us = (clock_mono_ns() - t0) / 1000;
+        if (!part)
+                q->sess_cursor = seq;
+        *out = res;
+        return 0;
+}
+
+/* The next batch of the per-session plan; 'out->done' when no session is left. */
+static int sess_batch(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
+                      struct errbuf *err)
+{
+        struct pg_params p;
+        int64_t fast_us = 0;
+        int64_t more = 0;
+        int rc = 1;
+
+        if (q->sess_cursor >= q->sess_slow_until) {
+                rc = sess_fast(q, max_rows, out, err);
+                fast_us = out->txn_us;
+        }
+        if (rc == 1) {
+                rc = sess_slow(q, max_rows, out, err);
+                /* The longest transaction counts, the one that gave way too. */
+                if (rc == 0 && fast_us > out->txn_us)
+                        out->txn_us = fast_us;
+        }
+        if (rc < 0)
+                return rc;
+        pg_params_init(&p);
+        pg_param_i64(&p, q->sess_cursor);
+        rc = pg_int(q,
+                    "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_sess WHERE seq > $1 LIMIT 1) m",
+                    &p, &more, err, "batch");
+        if (rc < 0)
+                return rc;
+        out->done = more == 0;
+        if (out->done)
+                q->sess_pending = false;
+        return 0;
+}
+
 int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
                     struct errbuf *err)
 {
@@ -603,6 +1069,12 @@ int pg_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
                 return rc;
         if (max_rows < 1)
                 max_rows = 1;
+        if (q->sess_pending) {
+                rc = sess_batch(q, max_rows, &res, err);
+                if (rc == 0)
+                        *out = res;
+                return rc;
+        }
         rc = batch_bounds(q, lo, max_rows, &hi, err);
         if (rc < 0)
                 return rc;

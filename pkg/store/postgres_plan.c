@@ -79,6 +79,18 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 "bytes bigint NOT NULL DEFAULT 0, k1 text NOT NULL DEFAULT '', "
                 "k2 text NOT NULL DEFAULT '', k3 text NOT NULL DEFAULT '', "
                 "k4 text NOT NULL DEFAULT '', k5 text NOT NULL DEFAULT '');"
+                /* The sessions rule's per-session plan: candidates, then numbered. */
+                "CREATE TEMP TABLE IF NOT EXISTS kr_sstage(sid text NOT NULL, uid text NOT NULL, "
+                "last timestamptz NOT NULL, pos bigint, rows bigint NOT NULL, "
+                "n bigint[] NOT NULL, b bigint[] NOT NULL);"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_sess(seq bigint PRIMARY KEY, sid text NOT NULL, "
+                "uid text NOT NULL, rows bigint NOT NULL, n bigint[] NOT NULL, "
+                "b bigint[] NOT NULL);"
+                "CREATE INDEX IF NOT EXISTS kr_sess_key ON pg_temp.kr_sess(sid, uid);"
+                /* A batch that would delete more rows than it may fails with KR001. */
+                "CREATE OR REPLACE FUNCTION pg_temp.kr_guard(n bigint, m bigint) RETURNS bigint "
+                "LANGUAGE plpgsql AS $f$ BEGIN IF n > m THEN RAISE EXCEPTION 'batch over its row "
+                "limit' USING ERRCODE = 'KR001'; END IF; RETURN n; END $f$;"
                 /* kagent stores task JSON as text, and not every row is valid JSON. */
                 "CREATE OR REPLACE FUNCTION pg_temp.kr_task_state(d text) RETURNS text "
                 "LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN d::json #>> '{status,state}'; "
@@ -92,9 +104,17 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 q->temp_ready = true;
         }
         pg_note_own_xid(q);
+        if (q->sess_prepared) {
+                /* The statements name the tables as found: prepare them again each run. */
+                int rc = pg_exec(q, "DEALLOCATE ALL", NULL, NULL, err, "temp tables");
+
+                if (rc < 0)
+                        return rc;
+                q->sess_prepared = false;
+        }
         return pg_exec(q,
                        "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_act, "
-                       "pg_temp.kr_tact, pg_temp.kr_list",
+                       "pg_temp.kr_tact, pg_temp.kr_list, pg_temp.kr_sess, pg_temp.kr_sstage",
                        NULL, NULL, err, "temp tables");
 }
 
@@ -1072,6 +1092,25 @@ static int cascade_children(struct pgs *q, struct round *r, struct errbuf *err)
         return 0;
 }
 
+/* Plan the sessions of kr_list with everything hanging off them, in list order. */
+static int list_rounds(struct pgs *q, struct round *r, struct binds *b, struct errbuf *err)
+{
+        int rc;
+
+        rc = sqlf(&r->fill, err,
+                  "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
+                  "SELECT :ubase::bigint + row_number() OVER (ORDER BY l.i), l.sid, l.uid, "
+                  "false, %s, c.id, c.user_id FROM pg_temp.kr_list l CROSS JOIN "
+                  "LATERAL (SELECT * FROM %s c WHERE c.id = l.sid AND c.user_id = l.uid "
+                  "OFFSET 0) c WHERE l.i > :lo::bigint AND l.i <= :hi::bigint",
+                  q->t[STORE_T_SESSION].bytes_expr, qn(q, STORE_T_SESSION));
+        if (rc == 0)
+                rc = cascade_children(q, r, err);
+        if (rc == 0)
+                rc = walk_list(q, b, round_fn, r, err);
+        return rc;
+}
+
 static int plan_sessions(struct pgs *q, const struct store_rule_params *p, bool soft,
                          struct binds *b, struct errbuf *err)
 {
@@ -1108,17 +1147,7 @@ static int plan_sessions(struct pgs *q, const struct store_rule_params *p, bool 
         if (rc == 0)
                 rc = run(q, sql.data, b, NULL, err);
         if (rc == 0)
-                rc = sqlf(&r.fill, err,
-                          "INSERT INTO pg_temp.kr_sel(unit, sid, uid, anyuser, bytes, k1, k2) "
-                          "SELECT :ubase::bigint + row_number() OVER (ORDER BY l.i), l.sid, l.uid, "
-                          "false, %s, c.id, c.user_id FROM pg_temp.kr_list l CROSS JOIN "
-                          "LATERAL (SELECT * FROM %s c WHERE c.id = l.sid AND c.user_id = l.uid "
-                          "OFFSET 0) c WHERE l.i > :lo::bigint AND l.i <= :hi::bigint",
-                          q->t[STORE_T_SESSION].bytes_expr, qn(q, STORE_T_SESSION));
-        if (rc == 0)
-                rc = cascade_children(q, &r, err);
-        if (rc == 0)
-                rc = walk_list(q, b, round_fn, &r, err);
+                rc = list_rounds(q, &r, b, err);
         round_cleanup(&r);
         buf_cleanup(&sql);
         return rc;
@@ -1204,6 +1233,346 @@ static int plan_events(struct pgs *q, struct binds *b, struct errbuf *err)
         return rc;
 }
 
+/* ---- the sessions rule per session ---------------------------------------------------- */
+
+/*
+ * The sessions rule is planned per session, not per row: a candidate is a session row idle since
+ * the cutoff, found through the indexes kagent has (event.session_id, the thread tables' primary
+ * keys, task.session_id), as the manual SQL finds it; kr_sess keeps its key and its rows and bytes
+ * per table (arrays indexed by enum store_table + 1), and the delete batches take whole sessions.
+ */
+_Static_assert(STORE_T_EVENT == 0 && STORE_T_SESSION_SHARE == 5 && STORE_T_PUSH == 6 &&
+                       STORE_T_TASK == 7 && STORE_T_SESSION == 9 && STORE_T_COUNT == 10,
+               "kr_sess arrays follow enum store_table");
+
+/* A child table's rows of the session s: count, bytes and newest 'time' (NULL: not activity). */
+static int sess_agg(const struct pgs *q, struct buf *b, enum store_table t, const char *time,
+                    const char *cond, const char *alias)
+{
+        if (!q->t[t].present)
+                return buf_printf(b,
+                                  " CROSS JOIN (SELECT 0::bigint AS n, 0::bigint AS b, "
+                                  "NULL::timestamptz AS last, NULL::bigint AS pos) %s",
+                                  alias);
+        return buf_printf(
+                b,
+                " CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(%s), 0)::bigint AS b, "
+                "%s%s%s AS last, %s AS pos FROM %s c WHERE %s OFFSET 0) %s",
+                q->t[t].bytes_expr, time ? "max(c." : "NULL::timestamptz", time ? time : "",
+                time ? ")" : "",
+                t == STORE_T_EVENT && q->server_version >= PG_TIDRANGE_VERSION
+                        ? "((min(c.ctid)::text)::point)[0]::bigint"
+                        : "NULL::bigint",
+                qn(q, t), cond, alias);
+}
+
+static const char *const sess_alias[STORE_T_COUNT] = {
+        [STORE_T_EVENT] = "e",       [STORE_T_CHECKPOINT_WRITE] = "w",
+        [STORE_T_CHECKPOINT] = "cp", [STORE_T_CREWAI_MEMORY] = "m",
+        [STORE_T_CREWAI_FLOW] = "f", [STORE_T_SESSION_SHARE] = "h",
+};
+
+/* The child tables of a session that the stage reads, with their activity time. */
+static const struct {
+        enum store_table t;
+        const char *time;
+        const char *cond;
+} sess_kids[] = {
+        { STORE_T_EVENT, "created_at", "c.session_id = s.sid AND c.user_id = s.uid" },
+        { STORE_T_CHECKPOINT_WRITE, NULL, "c.user_id = s.uid AND c.thread_id = s.sid" },
+        { STORE_T_CHECKPOINT, "created_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
+        { STORE_T_CREWAI_MEMORY, "updated_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
+        { STORE_T_CREWAI_FLOW, "updated_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
+        { STORE_T_SESSION_SHARE, NULL, "c.session_id = s.sid AND c.user_id = s.uid" },
+};
+
+/* The select list of the stage: key, last activity, first event block, rows and bytes. */
+static int sess_stage_select(struct buf *b)
+{
+        int rc = 0;
+
+        rc |= buf_append_str(b, "INSERT INTO pg_temp.kr_sstage(sid, uid, last, pos, rows, n, b) "
+                                "SELECT s.sid, s.uid, greatest(coalesce(greatest(c.updated_at, "
+                                "c.created_at), '-infinity')");
+        for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
+                if (sess_kids[i].time)
+                        rc |= buf_printf(b, ", coalesce(%s.last, '-infinity')",
+                                         sess_alias[sess_kids[i].t]);
+        rc |= buf_append_str(b, "), e.pos, 1");
+        for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
+                rc |= buf_printf(b, " + %s.n", sess_alias[sess_kids[i].t]);
+        for (int pass = 0; pass < 2; pass++) {
+                rc |= buf_append_str(b, ", ARRAY[");
+                for (int t = 0; t < STORE_T_COUNT; t++) {
+                        rc |= buf_append_str(b, t ? ", " : "");
+                        if (sess_alias[t])
+                                rc |= buf_printf(b, "%s.%s", sess_alias[t], pass ? "b" : "n");
+                        else if (t == STORE_T_SESSION)
+                                rc |= buf_append_str(b, pass ? "s.bytes" : "1");
+                        else
+                                rc |= buf_append_str(b, "0");
+                }
+                rc |= buf_append_str(b, "]::bigint[]");
+        }
+        return rc;
+}
+
+/* The statement that stages the candidates of one block range of the session table. */
+static int sess_stage_sql(const struct pgs *q, struct buf *b)
+{
+        int rc = 0;
+
+        rc |= sess_stage_select(b);
+        rc |= buf_printf(b,
+                         " FROM %s c CROSS JOIN LATERAL (SELECT c.id AS sid, c.user_id AS uid, "
+                         "(%s)::bigint AS bytes) s",
+                         qn(q, STORE_T_SESSION), q->t[STORE_T_SESSION].bytes_expr);
+        for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
+                rc |= sess_agg(q, b, sess_kids[i].t, sess_kids[i].time, sess_kids[i].cond,
+                               sess_alias[sess_kids[i].t]);
+        rc |= buf_append_str(b, " WHERE ");
+        rc |= range(q, b, "c");
+        rc |= buf_append_str(b, " AND c.id IS NOT NULL AND c.user_id IS NOT NULL AND "
+                                "(c.updated_at IS NOT NULL OR c.created_at IS NOT NULL) AND "
+                                "coalesce(greatest(c.updated_at, c.created_at), '-infinity') < "
+                                ":cut::timestamptz");
+        if (q->t[STORE_T_TASK].present)
+                rc |= buf_printf(
+                        b,
+                        " AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.session_id = "
+                        "s.sid%s AND (t.updated_at >= :cut::timestamptz OR "
+                        "(coalesce(t.updated_at, 'infinity') > :unf::timestamptz AND "
+                        "pg_temp.kr_task_state(t.data) IN (" STORE_UNFINISHED_STATES
+                        "))) OFFSET 0)",
+                        qn(q, STORE_T_TASK),
+                        q->task_has_user_id ? " AND (t.user_id IS NULL OR t.user_id = s.uid)" : "");
+        for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
+                if (sess_kids[i].time)
+                        rc |= buf_printf(b,
+                                         " AND coalesce(%s.last, '-infinity') < :cut::timestamptz",
+                                         sess_alias[sess_kids[i].t]);
+        return rc ? -EMSGSIZE : 0;
+}
+
+/*
+ * Tasks (and their push notifications) of each planned session in (:lo, :hi]: its own, and those
+ * without an owner when it is the last planned row of its id and no unplanned row claims them.
+ */
+static int sess_tasks_sql(const struct pgs *q, struct buf *b)
+{
+        char owned[2][1024];
+        const char *as[2] = { "c", "t" };
+        int rc = 0;
+
+        for (int i = 0; i < 2; i++) {
+                char none[640];
+
+                (void)snprintf(none, sizeof(none),
+                               "NOT EXISTS (SELECT 1 FROM %s o WHERE o.id = k2.sid AND "
+                               "o.user_id <> k2.uid AND NOT EXISTS (SELECT 1 FROM pg_temp.kr_sess "
+                               "y WHERE y.sid = o.id AND y.uid = o.user_id AND y.seq < k2.seq))",
+                               qn(q, STORE_T_SESSION));
+                if (q->task_has_user_id)
+                        (void)snprintf(owned[i], sizeof(owned[i]),
+                                       "(%s.user_id = k2.uid OR (%s.user_id IS NULL AND %s))",
+                                       as[i], as[i], none);
+                else
+                        (void)snprintf(owned[i], sizeof(owned[i]), "%s", none);
+        }
+        rc |= buf_printf(b,
+                         "UPDATE pg_temp.kr_sess k SET n = k.n[1:6] || ARRAY[x.np, x.nt] || "
+                         "k.n[9:10], b = k.b[1:6] || ARRAY[x.bp, x.bt] || k.b[9:10], "
+                         "rows = k.rows + x.np + x.nt FROM (SELECT k2.seq, tk.n AS nt, tk.b AS bt, "
+                         "pu.n AS np, pu.b AS bp FROM pg_temp.kr_sess k2 CROSS JOIN LATERAL "
+                         "(SELECT count(*) AS n, coalesce(sum(%s), 0)::bigint AS b FROM %s c "
+                         "WHERE c.session_id = k2.sid AND %s OFFSET 0) tk",
+                         q->t[STORE_T_TASK].bytes_expr, qn(q, STORE_T_TASK), owned[0]);
+        if (q->t[STORE_T_PUSH].present)
+                rc |= buf_printf(b,
+                                 " CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(%s), "
+                                 "0)::bigint AS b FROM %s t JOIN %s c ON c.task_id = t.id WHERE "
+                                 "t.session_id = k2.sid AND %s OFFSET 0) pu",
+                                 q->t[STORE_T_PUSH].bytes_expr, qn(q, STORE_T_TASK),
+                                 qn(q, STORE_T_PUSH), owned[1]);
+        else
+                rc |= buf_append_str(b, " CROSS JOIN (SELECT 0::bigint AS n, 0::bigint AS b) pu");
+        rc |= buf_append_str(b, " WHERE k2.seq > :lo::bigint AND k2.seq <= :hi::bigint) x "
+                                "WHERE k.seq = x.seq AND x.nt + x.np > 0");
+        return rc ? -EMSGSIZE : 0;
+}
+
+/* Run 'sql' over slices (:lo, :hi] of kr_sess seqs up to 'n'. */
+static int walk_sess(struct pgs *q, struct binds *b, int64_t n, const char *sql, struct errbuf *err)
+{
+        int64_t chunk = CHUNK_SESSIONS;
+        int rc = 0;
+
+        b->tid = false;
+        for (int64_t lo = 0; lo < n && rc == 0;) {
+                int64_t t0 = clock_mono_ms();
+
+                b->lo = lo;
+                b->hi = lo + chunk;
+                rc = check_deadline(q, err);
+                if (rc == 0)
+                        rc = run(q, sql, b, NULL, err);
+                lo += chunk;
+                chunk = adapt(q, chunk, clock_mono_ms() - t0);
+        }
+        return rc;
+}
+
+static int sess_totals(struct pgs *q, struct store_plan_result *out, struct errbuf *err)
+{
+        PGresult *res = NULL;
+        struct buf sql;
+        int rc = 0;
+
+        buf_init(&sql, 4096);
+        rc |= buf_append_str(&sql, "SELECT count(*)");
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                rc |= buf_printf(&sql, ", coalesce(sum(n[%d]), 0), coalesce(sum(b[%d]), 0)", t + 1,
+                                 t + 1);
+        rc |= buf_append_str(&sql, " FROM pg_temp.kr_sess");
+        rc = rc ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                : pg_exec(q, sql.data, NULL, &res, err, "plan");
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        if (PQntuples(res) == 1 && PQnfields(res) == 1 + 2 * STORE_T_COUNT) {
+                (void)str_to_i64(PQgetvalue(res, 0, 0), &out->units);
+                for (int t = 0; t < STORE_T_COUNT; t++) {
+                        (void)str_to_i64(PQgetvalue(res, 0, 1 + 2 * t), &out->tables[t].rows);
+                        (void)str_to_i64(PQgetvalue(res, 0, 2 + 2 * t), &out->tables[t].bytes);
+                        out->rows += out->tables[t].rows;
+                }
+        }
+        PQclear(res);
+        return 0;
+}
+
+/* lock_timeout of a batch of whole sessions: ours, or the connection's own when shorter. */
+static int fast_lock_timeout(struct pgs *q, struct errbuf *err)
+{
+        int64_t ms = 0;
+        int rc = pg_int(q,
+                        "SELECT (extract(epoch FROM pg_catalog.current_setting('lock_timeout')"
+                        "::interval) * 1000)::bigint",
+                        NULL, &ms, err, "plan");
+
+        if (rc < 0)
+                return rc;
+        q->fast_lock_ms = ms > 0 && ms < PG_FAST_LOCK_TIMEOUT_MS ? ms : PG_FAST_LOCK_TIMEOUT_MS;
+        return 0;
+}
+
+/* Stage the candidates, number them into kr_sess (deletion order), count their tasks. */
+static int sess_stage_all(struct pgs *q, const struct store_rule_params *p, struct binds *bb,
+                          struct buf *sqlb, int64_t *out_n, struct errbuf *err)
+{
+        PGresult *res = NULL;
+        int64_t n = 0;
+        int64_t max = 0;
+        int rc;
+
+        rc = sess_stage_sql(q, sqlb) < 0
+                     ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                     : walk_blocks(q, STORE_T_SESSION, bb, statement_fn, sqlb->data, err);
+        buf_reset(sqlb);
+        /* Oldest first when only the first few go (the emergency ladder). */
+        if (rc == 0)
+                rc = sqlf(sqlb, err,
+                          "WITH ins AS (INSERT INTO pg_temp.kr_sess(seq, sid, uid, rows, n, "
+                          "b) SELECT row_number() OVER (ORDER BY %s x.last, x.sid, x.uid), "
+                          "x.sid, x.uid, x.rows, x.n, x.b FROM (SELECT * FROM "
+                          "pg_temp.kr_sstage %s) x RETURNING seq) SELECT count(*), "
+                          "coalesce(max(seq), 0) FROM ins",
+                          p->max_sessions > 0 ? "" : "x.pos NULLS LAST,",
+                          p->max_sessions > 0 ? "ORDER BY last, sid, uid LIMIT :n" : "");
+        if (rc == 0)
+                rc = run(q, sqlb->data, bb, &res, err);
+        if (rc == 0)
+                two_ints(res, &n, &max);
+        buf_reset(sqlb);
+        if (rc == 0 && n > 0 && q->t[STORE_T_TASK].present)
+                rc = sess_tasks_sql(q, sqlb) < 0
+                             ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                             : walk_sess(q, bb, max, sqlb->data, err);
+        *out_n = n;
+        return rc;
+}
+
+int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
+                          struct store_plan_result *out, struct errbuf *err)
+{
+        struct binds b;
+        struct buf sql;
+        int64_t n = 0;
+        int rc;
+
+        memset(&b, 0, sizeof(b));
+        b.active_ms = p->active_cutoff_ms;
+        b.age_ms = p->age_cutoff_ms;
+        b.unf_ms = p->unfinished_cutoff_ms;
+        b.cut_ms = b.age_ms < b.active_ms ? b.age_ms : b.active_ms;
+        b.n = p->max_sessions;
+        buf_init(&sql, PG_SQL_MAX);
+        rc = fast_lock_timeout(q, err);
+        if (rc == 0)
+                rc = pg_exec(q, "TRUNCATE pg_temp.kr_sess, pg_temp.kr_sstage", NULL, NULL, err,
+                             "plan");
+        if (rc == 0 && q->t[STORE_T_SESSION].present)
+                rc = sess_stage_all(q, p, &b, &sql, &n, err);
+        buf_cleanup(&sql);
+        if (rc == 0)
+                rc = pg_exec(q, "TRUNCATE pg_temp.kr_sstage", NULL, NULL, err, "plan");
+        if (rc == 0 && n > 0)
+                rc = pg_exec(q, "ANALYZE pg_temp.kr_sess", NULL, NULL, err, "plan");
+        if (rc == 0)
+                rc = sess_totals(q, out, err);
+        if (rc < 0)
+                return rc;
+        q->sess_pending = n > 0;
+        q->sess_cursor = 0;
+        q->sess_slow_until = 0;
+        return 0;
+}
+
+/*
+ * What is left of a per-session plan (a dry run, a run that stopped) becomes kr_cand rows, so
+ * later rules never count those rows twice.
+ */
+int pg_sessions_materialize(struct pgs *q, struct errbuf *err)
+{
+        struct binds b;
+        struct round r;
+        struct pg_params p;
+        int rc;
+
+        if (!q->sess_pending)
+                return 0;
+        memset(&b, 0, sizeof(b));
+        b.rule = STORE_RULE_SESSIONS;
+        pg_params_init(&p);
+        pg_param_i64(&p, q->sess_cursor);
+        rc = pg_exec(q, "TRUNCATE pg_temp.kr_list", NULL, NULL, err, "plan");
+        if (rc == 0)
+                rc = pg_exec(q,
+                             "INSERT INTO pg_temp.kr_list(i, sid, uid) SELECT row_number() OVER "
+                             "(ORDER BY seq), sid, uid FROM pg_temp.kr_sess WHERE seq > $1",
+                             &p, NULL, err, "plan");
+        if (rc < 0)
+                return rc;
+        round_init(&r, STORE_T_SESSION, true);
+        rc = list_rounds(q, &r, &b, err);
+        round_cleanup(&r);
+        if (rc == 0)
+                rc = pg_exec(q, "TRUNCATE pg_temp.kr_sess", NULL, NULL, err, "plan");
+        if (rc == 0)
+                q->sess_pending = false;
+        return rc;
+}
+
 /* ---- the entry point ------------------------------------------------------------------ */
 
 static int plan_totals(struct pgs *q, int64_t seq_before, struct store_plan_result *out,
@@ -1277,18 +1646,30 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         struct store_plan_result res;
         struct binds b;
         int64_t seq_before;
+        int64_t planned = 1;
+        bool fast;
         int rc;
 
         rc = pg_run_alive(q, err, "plan");
-        if (rc < 0)
-                return rc;
         memset(&res, 0, sizeof(res));
-        memset(&b, 0, sizeof(b));
         q->plan_out = &res;
         q->deadline_mono_ms = p->deadline_mono_ms;
         q->stop = p->stop;
         if (p->read_budget_ms > 0)
                 q->read_budget_ms = p->read_budget_ms;
+        /* Earlier plans' rows stay planned: what is left of a per-session plan too. */
+        if (rc == 0)
+                rc = pg_sessions_materialize(q, err);
+        /* The per-session plan when nothing of earlier rules is planned (they are deleted). */
+        if (rc == 0 && p->rule == STORE_RULE_SESSIONS)
+                rc = pg_int(q, "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_cand LIMIT 1) x",
+                            NULL, &planned, err, "plan");
+        fast = p->rule == STORE_RULE_SESSIONS && planned == 0;
+        if (rc < 0) {
+                q->plan_out = NULL;
+                return rc;
+        }
+        memset(&b, 0, sizeof(b));
         b.rule = p->rule;
         b.active_ms = p->active_cutoff_ms;
         b.age_ms = p->age_cutoff_ms;
@@ -1300,13 +1681,15 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         /* Deleting starts after what is left of earlier plans (a dry run keeps them all). */
         seq_before = q->seq_max;
         q->cursor = seq_before;
-        rc = q->act_ready ? 0 : build_activity(q, &b, err);
-        if (rc == 0)
+        rc = q->act_ready || fast ? 0 : build_activity(q, &b, err);
+        if (rc == 0 && fast)
+                rc = pg_plan_sessions_fast(q, p, &res, err);
+        else if (rc == 0)
                 rc = plan_rule(q, p, &b, err);
-        if (rc == 0)
+        if (rc == 0 && !fast)
                 rc = plan_totals(q, seq_before, &res, err);
         /* The batches join the plan with kagent's tables: give the planner its statistics. */
-        if (rc == 0 && res.rows > 0)
+        if (rc == 0 && !fast && res.rows > 0)
                 rc = pg_exec(q, "ANALYZE pg_temp.kr_cand", NULL, NULL, err, "plan");
         if (rc == 0) {
                 q->cur_rule_age_ms = b.age_ms;
