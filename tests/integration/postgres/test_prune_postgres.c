@@ -423,6 +423,109 @@ static void test_lock_timeout(void **state)
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
 }
 
+/* A session with more rows than a batch may goes in parts, each within the bound, its row last. */
+static void test_session_in_parts(void **state)
+{
+        struct fx *f = *state;
+        struct store_batch_result b;
+        struct errbuf err;
+        struct store *s;
+        int64_t rows = 0;
+
+        prune_case_session(f->k, "big", "u", 40 * DAY_MS);
+        kdb_exec(f->k,
+                 "INSERT INTO event(id, user_id, session_id, created_at, data) SELECT 'big-' || g, "
+                 "'u', 'big', to_timestamp(%lld) - interval '41 days', 'x' FROM "
+                 "generate_series(1, 10) g",
+                 (long long)(KDB_NOW_MS / 1000));
+        errbuf_clear(&err);
+        s = open_fx(f);
+        plan_sessions(f, s);
+        for (int i = 0; i < 100; i++) {
+                assert_int_equal(store_delete_batch(s, 4, &b, &err), 0);
+                assert_true(b.rows <= 4);
+                /* Children first: the session row goes with the last part. */
+                if (b.tables[STORE_T_SESSION].rows > 0)
+                        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event"), 0);
+                rows += b.rows;
+                if (b.done)
+                        break;
+        }
+        assert_true(b.done);
+        assert_true(rows >= 14);
+        store_writer_release(s);
+        store_close(s);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        assert_int_equal(dangling(f), 0);
+}
+
+/* An event written between plan and delete makes the session active: it stays, whole. */
+static void test_active_after_plan(void **state)
+{
+        struct fx *f = *state;
+        struct store_batch_result b;
+        struct errbuf err;
+        struct store *s;
+
+        prune_case_session(f->k, "s1", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "s2", "u", 40 * DAY_MS);
+        errbuf_clear(&err);
+        s = open_fx(f);
+        plan_sessions(f, s);
+        kdb_exec(f->k,
+                 "INSERT INTO event(id, user_id, session_id, created_at, data) VALUES ('new', "
+                 "'u', 's1', to_timestamp(%lld), 'x')",
+                 (long long)(KDB_NOW_MS / 1000));
+        assert_int_equal(store_delete_batch(s, 1000, &b, &err), 0);
+        assert_int_equal(b.skipped_units, 1);
+        assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
+        store_writer_release(s);
+        store_close(s);
+        assert_string_equal(LIST(f, "SELECT id FROM session ORDER BY 1"), "s1");
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 's1'"), 4);
+}
+
+/* A held child row fails the batch's plain DELETE fast; the fallback keeps only its session. */
+static void test_held_row_fallback(void **state)
+{
+        struct fx *f = *state;
+        struct store_batch_result b;
+        struct errbuf err;
+        struct store *s;
+        PGconn *c = other(f);
+        int64_t t0;
+
+        prune_case_session(f->k, "s1", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "s2", "u", 40 * DAY_MS);
+        errbuf_clear(&err);
+        s = open_fx(f);
+        plan_sessions(f, s);
+        other_exec(c, "BEGIN");
+        other_exec(c, "SELECT 1 FROM lg_checkpoint WHERE thread_id = 's1' FOR UPDATE");
+        t0 = mono_ms();
+        for (int i = 0; i < 10; i++) {
+                struct store_batch_result one;
+
+                assert_int_equal(store_delete_batch(s, 1000, &one, &err), 0);
+                if (i == 0)
+                        b = one;
+                else
+                        b.skipped_units += one.skipped_units;
+                if (one.done)
+                        break;
+        }
+        /* Never a full lock_timeout (500 ms) per held row. */
+        assert_true(mono_ms() - t0 < 450);
+        assert_int_equal(b.skipped_units, 1);
+        other_exec(c, "ROLLBACK");
+        PQfinish(c);
+        store_writer_release(s);
+        store_close(s);
+        assert_string_equal(LIST(f, "SELECT id FROM session ORDER BY 1"), "s1");
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 's1'"), 3);
+        assert_int_equal(dangling(f), 0);
+}
+
 /* application_name defaults to kagent-retention; the connection string's own wins. */
 static void test_application_name(void **state)
 {
@@ -746,6 +849,9 @@ int main(void)
                 PG_TEST(test_skip_locked_rows, migrate),
                 PG_TEST(test_skip_locked_rows, gorm),
                 PG_TEST(test_lock_timeout, migrate),
+                PG_TEST(test_session_in_parts, migrate),
+                PG_TEST(test_active_after_plan, migrate),
+                PG_TEST(test_held_row_fallback, gorm),
                 PG_TEST(test_application_name, migrate),
                 PG_TEST(test_reconnect, migrate),
                 PG_TEST(test_connection_lost_mid_run, gorm),
