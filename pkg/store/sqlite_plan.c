@@ -143,6 +143,7 @@ struct chunked {
         enum store_table table;
         sqlite3_stmt *st[4];
         int n;
+        int64_t first; /* rowids in the first range; 0: CHUNK_INITIAL */
 };
 
 /*
@@ -151,7 +152,7 @@ struct chunked {
  */
 static int run_chunked(struct sq *q, struct chunked *c, struct binds *b, struct errbuf *err)
 {
-        int64_t chunk = CHUNK_INITIAL;
+        int64_t chunk = c->first > 0 ? c->first : CHUNK_INITIAL;
         int64_t maxrid = 0;
         char sql[128];
         int rc;
@@ -217,10 +218,10 @@ static void finalize_all(sqlite3_stmt **st, int n)
 
 /* ---- session activity ---------------------------------------------------------------- */
 
-static int act_step(struct sq *q, enum store_table t, const char *sql, struct binds *b,
-                    struct errbuf *err)
+static int act_step(struct sq *q, enum store_table t, const char *sql, int64_t first,
+                    struct binds *b, struct errbuf *err)
 {
-        struct chunked c = { .table = t, .n = 1 };
+        struct chunked c = { .table = t, .n = 1, .first = first };
         int rc;
 
         if (!q->t[t].present)
@@ -266,7 +267,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "WHERE rowid > :lo AND rowid <= :hi AND id IS NOT NULL AND user_id IS NOT "
                       "NULL ON CONFLICT(sid, uid) DO UPDATE SET present = 1, "
                       "known = excluded.known, last = max(last, excluded.last)",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         rc = act_step(q, STORE_T_EVENT,
@@ -278,7 +279,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "last = max(last, excluded.last), ev_n = ev_n + excluded.ev_n, "
                       "ev_first = coalesce(min(ev_first, excluded.ev_first), ev_first, "
                       "excluded.ev_first)",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         rc = act_step(q, STORE_T_TASK,
@@ -291,7 +292,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "WHERE rowid > :lo AND rowid <= :hi AND session_id IS NOT NULL) "
                       "WHERE true GROUP BY session_id ON CONFLICT(sid) DO UPDATE SET "
                       "last = max(last, excluded.last), nonterm = max(nonterm, excluded.nonterm)",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         if (q->t[STORE_T_TASK].present) {
@@ -309,7 +310,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "count(*) FROM main.lg_checkpoint WHERE rowid > :lo AND rowid <= :hi "
                       "GROUP BY thread_id, user_id ON CONFLICT(sid, uid) DO UPDATE SET "
                       "last = max(last, excluded.last), cp_n = cp_n + excluded.cp_n",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         rc = act_step(q, STORE_T_CREWAI_MEMORY,
@@ -318,7 +319,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "FROM main.crewai_agent_memory WHERE rowid > :lo AND rowid <= :hi "
                       "GROUP BY thread_id, user_id ON CONFLICT(sid, uid) DO UPDATE SET "
                       "last = max(last, excluded.last)",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         rc = act_step(q, STORE_T_CREWAI_FLOW,
@@ -327,7 +328,7 @@ static int build_activity(struct sq *q, struct errbuf *err)
                       "FROM main.crewai_flow_state WHERE rowid > :lo AND rowid <= :hi "
                       "GROUP BY thread_id, user_id ON CONFLICT(sid, uid) DO UPDATE SET "
                       "last = max(last, excluded.last)",
-                      &b, err);
+                      0, &b, err);
         if (rc < 0)
                 return rc;
         q->act_ready = true;
@@ -440,7 +441,8 @@ static int candidate_activity(struct sq *q, struct binds *b, struct errbuf *err)
         if (rc != 0)
                 rc = errbuf_set(err, -ENOMEM, "out of memory");
         else
-                rc = act_step(q, STORE_T_SESSION, sql.data, b, err);
+                /* A session costs many lookups: start small, grow to the read budget. */
+                rc = act_step(q, STORE_T_SESSION, sql.data, CHUNK_MIN, b, err);
         buf_cleanup(&sql);
         return rc;
 }
