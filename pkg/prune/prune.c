@@ -3,8 +3,9 @@
  * The prune engine: plans each enabled rule, then deletes its candidates in short write
  * transactions. Batch size adapts to the measured cost per row so a transaction stays within
  * half of batch.maxLockDuration (on SQLite while kagent writes, within 15 ms: see
- * WRITER_TXN_TARGET_US); between batches it pauses for batch.pause while other
- * connections are committing (kagent is writing), and only briefly otherwise.
+ * WRITER_TXN_TARGET_US); between batches it pauses while other connections are committing
+ * (kagent is writing), on SQLite until one of them has committed, and only briefly or not at
+ * all otherwise (pace()).
  */
 #define LOG_MODULE "prune"
 #include "prune/prune.h"
@@ -22,6 +23,7 @@
 #define BUSY_RETRIES_MAX 20
 #define WRITER_RECENT_MS 2000 /* a foreign commit within this keeps the full pause */
 #define READ_BUDGET_MS   20
+#define PACE_SLICE_MS    2 /* while kagent writes: look for its commit this often */
 /*
  * kagent's SQLite driver waits for a lock in SQLite's default busy handler, which tries again
  * 1, 3, 8, 18, 33, 53 ms after its first attempt. A writer that finds our transaction running
@@ -175,30 +177,48 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
         e->batch = next;
 }
 
-/* Give kagent's writers the lock: the full pause while they are active, a short one else. */
+/*
+ * Give kagent's writers the lock. While they are active (a foreign commit within
+ * WRITER_RECENT_MS): on SQLite the pause ends as soon as one of them has committed (it was
+ * waiting for our transaction and is through), else after batch.pause; on PostgreSQL the full
+ * pause, which leaves the server's WAL and I/O to them. While nobody writes: on SQLite a short
+ * pause (a writer may be asleep in its busy handler), on PostgreSQL none (writers wait for rows,
+ * not for a database lock).
+ */
 static void pace(struct engine *e, const struct store_batch_result *b)
 {
-        int64_t now = clock_mono_ms();
+        int64_t t0 = clock_mono_ms();
         int64_t pause = e->p->batch_pause_ms;
-        int64_t t0 = now;
 
         if (store_others_wrote(e->s))
-                e->last_foreign_ms = now;
-        if (now - e->last_foreign_ms > WRITER_RECENT_MS) {
+                e->last_foreign_ms = t0;
+        if (t0 - e->last_foreign_ms > WRITER_RECENT_MS) {
                 /*
-                 * Nobody committed lately, but a writer may be sleeping in its busy handler
-                 * right now: leave the lock free for a quarter of the time we held it, so its
-                 * retries find it free with high probability and it gets through.
+                 * Leave the lock free for a quarter of the time we held it, so a sleeping
+                 * writer's retries find it free with high probability and it gets through.
                  */
-                int64_t idle = b->txn_us / 4000;
+                int64_t idle = e->sqlite ? b->txn_us / 4000 : 0;
 
-                if (idle < 1)
+                if (e->sqlite && idle < 1)
                         idle = 1;
                 if (idle < pause)
                         pause = idle;
-        }
-        if (pause > 0)
+                if (pause > 0)
+                        clock_sleep_ms(pause, e->o->stop);
+        } else if (e->sqlite) {
+                for (int64_t left = pause; left > 0 && !(e->o->stop && *e->o->stop);) {
+                        int64_t slice = left < PACE_SLICE_MS ? left : PACE_SLICE_MS;
+
+                        clock_sleep_ms(slice, e->o->stop);
+                        left -= slice;
+                        if (store_others_wrote(e->s)) {
+                                e->last_foreign_ms = clock_mono_ms();
+                                break;
+                        }
+                }
+        } else if (pause > 0) {
                 clock_sleep_ms(pause, e->o->stop);
+        }
         e->r->paused_ms += clock_mono_ms() - t0;
 }
 
