@@ -3,9 +3,9 @@
  * The prune engine: plans each enabled rule, then deletes its candidates in short write
  * transactions. Batch size adapts to the measured cost per row so a transaction stays within
  * half of batch.maxLockDuration (on SQLite while kagent writes, within 15 ms: see
- * WRITER_TXN_TARGET_US); between batches it pauses while other connections are committing
- * (kagent is writing), on SQLite until one of them has committed, and only briefly or not at
- * all otherwise (pace()).
+ * WRITER_TXN_TARGET_US); between SQLite batches it pauses while other connections are
+ * committing (kagent is writing) until one of them has committed, and only briefly otherwise
+ * (pace()).
  */
 #define LOG_MODULE "prune"
 #include "prune/prune.h"
@@ -178,12 +178,12 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
 }
 
 /*
- * Give kagent's writers the lock. While they are active (a foreign commit within
- * WRITER_RECENT_MS): on SQLite the pause ends as soon as one of them has committed (it was
- * waiting for our transaction and is through), else after batch.pause; on PostgreSQL the full
- * pause, which leaves the server's WAL and I/O to them. While nobody writes: on SQLite a short
- * pause (a writer may be asleep in its busy handler), on PostgreSQL none (writers wait for rows,
- * not for a database lock).
+ * Give kagent's writers the SQLite database lock. While they are active (a foreign commit within
+ * WRITER_RECENT_MS) the pause ends as soon as one of them has committed (it was waiting for our
+ * transaction and is through), else after batch.pause; while nobody writes, it is short (a
+ * writer may be asleep in its busy handler). PostgreSQL writers never wait for a lock of ours
+ * (only for rows, and a batch holds just those of idle sessions): no pause there, and its store
+ * sees the foreign commits itself (see store_others_wrote()).
  */
 static void pace(struct engine *e, const struct store_batch_result *b)
 {
@@ -192,20 +192,21 @@ static void pace(struct engine *e, const struct store_batch_result *b)
 
         if (store_others_wrote(e->s))
                 e->last_foreign_ms = t0;
+        if (!e->sqlite)
+                return;
         if (t0 - e->last_foreign_ms > WRITER_RECENT_MS) {
                 /*
                  * Leave the lock free for a quarter of the time we held it, so a sleeping
                  * writer's retries find it free with high probability and it gets through.
                  */
-                int64_t idle = e->sqlite ? b->txn_us / 4000 : 0;
+                int64_t idle = b->txn_us / 4000;
 
-                if (e->sqlite && idle < 1)
+                if (idle < 1)
                         idle = 1;
                 if (idle < pause)
                         pause = idle;
-                if (pause > 0)
-                        clock_sleep_ms(pause, e->o->stop);
-        } else if (e->sqlite) {
+                clock_sleep_ms(pause, e->o->stop);
+        } else {
                 for (int64_t left = pause; left > 0 && !(e->o->stop && *e->o->stop);) {
                         int64_t slice = left < PACE_SLICE_MS ? left : PACE_SLICE_MS;
 
@@ -216,8 +217,6 @@ static void pace(struct engine *e, const struct store_batch_result *b)
                                 break;
                         }
                 }
-        } else if (pause > 0) {
-                clock_sleep_ms(pause, e->o->stop);
         }
         e->r->paused_ms += clock_mono_ms() - t0;
 }

@@ -24,8 +24,13 @@
  * session by session with FOR UPDATE SKIP LOCKED, where a held row keeps its session.
  */
 #define PG_FAST_LOCK_TIMEOUT_MS 20
-#define PG_CONNECT_TIMEOUT_S    "10"   /* libpq connect_timeout default */
-#define PG_VACUUM_TIMEOUT_MS    600000 /* 10 minutes: one VACUUM of one table */
+/*
+ * While others committed within this long (kagent writes), our batches commit with
+ * synchronous_commit on: see pg_begin_sql().
+ */
+#define PG_WRITER_RECENT_MS  2000
+#define PG_CONNECT_TIMEOUT_S "10"   /* libpq connect_timeout default */
+#define PG_VACUUM_TIMEOUT_MS 600000 /* 10 minutes: one VACUUM of one table */
 
 /*
  * The advisory lock that lets one pruner at a time delete (pg_try_advisory_lock, session level,
@@ -86,6 +91,8 @@ struct pgs {
         int64_t fast_lock_ms;    /* lock_timeout of a batch of whole sessions */
         int64_t xid_seen;        /* next transaction id when others_wrote last looked */
         int64_t own_xids;        /* transaction ids this connection used since then */
+        int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
+        bool sync_off;           /* synchronous_commit is off on this connection */
 };
 
 static inline struct pgs *pg_of(struct store *s)
@@ -121,6 +128,8 @@ int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *wh
 /* Map a failed result (or a lost connection when 'res' is NULL) to a negative errno. */
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what);
 /* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
+/* The statements that begin a write transaction (BEGIN, and its synchronous_commit). */
+const char *pg_begin_sql(const struct pgs *q);
 int pg_begin(struct pgs *q, struct errbuf *err);
 int pg_commit(struct pgs *q, struct errbuf *err);
 void pg_rollback(struct pgs *q);

@@ -739,7 +739,7 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
         struct store_batch_result res;
         struct pg_params p;
         PGresult *r = NULL;
-        char begin[96];
+        char begin[128];
         int64_t hi = 0;
         int64_t nb = 0;
         int64_t nok = 0;
@@ -750,7 +750,8 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
         rc = sess_prepare(q, err);
         if (rc < 0)
                 return rc;
-        (void)snprintf(begin, sizeof(begin), "BEGIN; SET LOCAL lock_timeout = '%" PRId64 "ms'",
+        (void)snprintf(begin, sizeof(begin), "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'",
+                       pg_begin_sql(q),
                        q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS);
         pg_params_init(&p);
         pg_param_i64(&p, q->sess_cursor);

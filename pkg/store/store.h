@@ -184,8 +184,9 @@ int store_delete_batch(struct store *s, int64_t max_rows, struct store_batch_res
 int store_plan_discard(struct store *s, struct errbuf *err);
 
 /*
- * True when another connection committed since the last call (SQLite PRAGMA data_version;
- * Postgres: always true, pacing stays on). Used to pace only when kagent is writing.
+ * True when another connection committed since the last call (SQLite: PRAGMA data_version;
+ * PostgreSQL: transaction ids others used, or true when it cannot tell). The engine paces
+ * SQLite batches by it; the PostgreSQL store commits synchronously while others write.
  */
 bool store_others_wrote(struct store *s);
 
