@@ -399,6 +399,15 @@ static int children_indexed(struct sq *q, struct errbuf *err)
  */
 static int candidate_activity(struct sq *q, struct binds *b, struct errbuf *err)
 {
+        /* Tables keyed by (user_id, thread_id = session id), and the column that dates a row. */
+        static const struct {
+                enum store_table t;
+                const char *col;
+        } threads[] = {
+                { STORE_T_CHECKPOINT, "created_at" },
+                { STORE_T_CREWAI_MEMORY, "updated_at" },
+                { STORE_T_CREWAI_FLOW, "updated_at" },
+        };
         struct buf sql;
         int rc;
 
@@ -417,19 +426,14 @@ static int candidate_activity(struct sq *q, struct binds *b, struct errbuf *err)
                 rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.event e WHERE "
                                            "e.session_id = s.id AND e.user_id = s.user_id AND "
                                            "julianday(e.created_at) >= :cut)");
-        if (q->t[STORE_T_CHECKPOINT].present)
-                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.lg_checkpoint c "
-                                           "WHERE c.user_id = s.user_id AND c.thread_id = s.id "
-                                           "AND julianday(c.created_at) >= :cut)");
-        if (q->t[STORE_T_CREWAI_MEMORY].present)
-                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM "
-                                           "main.crewai_agent_memory m WHERE m.user_id = "
-                                           "s.user_id AND m.thread_id = s.id AND "
-                                           "julianday(m.updated_at) >= :cut)");
-        if (q->t[STORE_T_CREWAI_FLOW].present)
-                rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.crewai_flow_state "
-                                           "f WHERE f.user_id = s.user_id AND f.thread_id = s.id "
-                                           "AND julianday(f.updated_at) >= :cut)");
+        for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
+                if (q->t[threads[i].t].present)
+                        rc |= buf_printf(&sql,
+                                         " AND NOT EXISTS (SELECT 1 FROM main.\"%s\" c WHERE "
+                                         "c.user_id = s.user_id AND c.thread_id = s.id AND "
+                                         "julianday(c.%s) >= :cut)",
+                                         store_table_name(threads[i].t), threads[i].col);
+        }
         /* Tasks belong to every session row of their id; an unfinished one keeps it. */
         if (q->t[STORE_T_TASK].present)
                 rc |= buf_append_str(&sql, " AND NOT EXISTS (SELECT 1 FROM main.task t WHERE "
