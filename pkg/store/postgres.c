@@ -200,16 +200,12 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
         return errbuf_set(err, code, "postgres %s: %s (%s)", what, msg, state ? state : "?");
 }
 
-int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult **out,
-            struct errbuf *err, const char *what)
+/* Hand a statement's result to 'out' (or free it); a failed one becomes a negative errno. */
+static int take_result(struct pgs *q, PGresult *res, PGresult **out, struct errbuf *err,
+                       const char *what)
 {
-        PGresult *res;
-        ExecStatusType st;
+        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
 
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
-                return pg_fail(q, NULL, err, what);
-        res = PQexecParams(q->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0);
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 int rc = pg_fail(q, res, err, what);
 
@@ -223,27 +219,24 @@ int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult 
         return 0;
 }
 
+int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult **out,
+            struct errbuf *err, const char *what)
+{
+        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
+                return pg_fail(q, NULL, err, what);
+        return take_result(
+                q, PQexecParams(q->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0),
+                out, err, what);
+}
+
 int pg_exec_prepared(struct pgs *q, const char *name, const struct pg_params *p, PGresult **out,
                      struct errbuf *err, const char *what)
 {
-        PGresult *res;
-        ExecStatusType st;
-
         if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
                 return pg_fail(q, NULL, err, what);
-        res = PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0);
-        st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
-        if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-                int rc = pg_fail(q, res, err, what);
-
-                PQclear(res);
-                return rc;
-        }
-        if (out)
-                *out = res;
-        else
-                PQclear(res);
-        return 0;
+        return take_result(
+                q, PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0), out,
+                err, what);
 }
 
 int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *out,
