@@ -325,11 +325,13 @@ static void close_db(struct sq *q)
                 sqlite3_finalize(q->recheck[i]);
                 q->recheck[i] = NULL;
         }
+        sq_sessions_forget(q);
         if (q->db) {
                 (void)sqlite3_close_v2(q->db);
                 q->db = NULL;
         }
         q->act_ready = false;
+        q->sess_pending = false;
 }
 
 /* Try the exclusive flock that kagent's Turso engine holds while it runs. */
@@ -644,6 +646,8 @@ static int sq_run_begin(struct store *s, struct errbuf *err)
                 return rc;
         q->act_ready = false;
         q->cursor = 0;
+        q->sess_pending = false;
+        q->sess_cursor = 0;
         return 0;
 }
 
@@ -653,7 +657,11 @@ static int sq_plan_discard(struct store *s, struct errbuf *err)
 
         if (!q->db)
                 return 0;
-        return sq_exec(q, "DELETE FROM temp.kr_cand; DELETE FROM temp.kr_skey;", err);
+        q->sess_pending = false;
+        return sq_exec(q,
+                       "DELETE FROM temp.kr_cand; DELETE FROM temp.kr_skey; "
+                       "DELETE FROM temp.kr_sess;",
+                       err);
 }
 
 static bool sq_others_wrote(struct store *s)

@@ -4,7 +4,9 @@
  * before anything is deleted, every session the batch touches is re-checked for activity newer
  * than the cutoff (an event written after the plan starts a new idle period), orphans whose
  * parent came back and soft-deleted rows that were resurrected are dropped from the plan, and
- * tasks still claimed by another session row are kept.
+ * tasks still claimed by another session row are kept. The sessions rule planned per whole
+ * session (temp.kr_sess) goes session by session instead: re-checked, then deleted children
+ * first with bounded DELETE .. RETURNING statements, its row last.
  */
 #define LOG_MODULE "store"
 #include <errno.h>
@@ -459,6 +461,360 @@ static int lower_watermarks(struct sq *q, const struct store_batch_result *r, st
         return 0;
 }
 
+/* ---- whole sessions ------------------------------------------------------------------- */
+
+/* The delete statements of one session, in deletion order: children first, the row last. */
+enum sess_del {
+        SD_EVENTS = 0,
+        SD_WRITES,
+        SD_CHECKPOINTS,
+        SD_MEMORY,
+        SD_FLOW,
+        SD_PUSH,
+        SD_TASKS,
+        SD_SESSION,
+        SD_CLAIMED,
+        SD_COUNT,
+};
+
+static const enum store_table sd_table[SD_CLAIMED] = {
+        STORE_T_EVENT,         STORE_T_CHECKPOINT_WRITE, STORE_T_CHECKPOINT,
+        STORE_T_CREWAI_MEMORY, STORE_T_CREWAI_FLOW,      STORE_T_PUSH,
+        STORE_T_TASK,          STORE_T_SESSION,
+};
+
+/*
+ * Which rows of the session (?1 sid, ?2 uid) each statement deletes; ?3 is the table's rowid
+ * watermark (rows that existed at planning), ?4 the rows left in the batch. Each DELETE is
+ * bounded by ?4 so a batch never exceeds max_rows, even when rows appeared after planning.
+ */
+static const char *const sd_where[SD_CLAIMED] = {
+        "session_id = ?1 AND user_id = ?2 AND rowid <= ?3",
+        "user_id = ?2 AND thread_id = ?1",
+        "user_id = ?2 AND thread_id = ?1 AND rowid <= ?3",
+        "user_id = ?2 AND thread_id = ?1",
+        "user_id = ?2 AND thread_id = ?1",
+        "task_id IN (SELECT t.id FROM main.task t WHERE t.session_id = ?1)",
+        "session_id = ?1",
+        "rowid = ?3 AND id = ?1 AND user_id = ?2",
+};
+
+_Static_assert(SD_COUNT == SQ_SESS_STMTS, "struct sq holds every whole-session statement");
+
+void sq_sessions_forget(struct sq *q)
+{
+        for (int i = 0; i < SD_COUNT; i++) {
+                sqlite3_finalize(q->sess_del[i]);
+                q->sess_del[i] = NULL;
+        }
+        q->sess_del_ready = false;
+}
+
+/* Prepare the statements once per connection (the schema is read when it opens). */
+static int sess_stmts_prepare(struct sq *q, struct errbuf *err)
+{
+        sqlite3_stmt **st = q->sess_del;
+        char sql[8192];
+        int rc;
+
+        if (q->sess_del_ready)
+                return 0;
+        sq_sessions_forget(q);
+
+        for (int i = 0; i < SD_CLAIMED; i++) {
+                enum store_table t = sd_table[i];
+                int n;
+
+                if (!q->t[t].present)
+                        continue;
+                if ((i == SD_PUSH && !q->t[STORE_T_TASK].present))
+                        continue;
+                n = snprintf(sql, sizeof(sql),
+                             "DELETE FROM main.\"%s\" WHERE rowid IN (SELECT rowid FROM "
+                             "main.\"%s\" WHERE %s LIMIT ?4) RETURNING %s",
+                             store_table_name(t), store_table_name(t), sd_where[i],
+                             q->t[t].bytes_expr);
+                if (n < 0 || (size_t)n >= sizeof(sql))
+                        return errbuf_set(err, -EMSGSIZE, "sql text too long");
+                rc = sq_prepare(q, sql, &st[i], err);
+                if (rc < 0)
+                        return rc;
+        }
+        /* Another session row of the id claims its tasks (several users, one session id). */
+        rc = sq_prepare(q,
+                        "SELECT EXISTS (SELECT 1 FROM main.session s WHERE s.id = ?1 AND "
+                        "s.user_id <> ?2)",
+                        &st[SD_CLAIMED], err);
+        if (rc < 0)
+                return rc;
+        q->sess_del_ready = true;
+        return 0;
+}
+
+/* One planned session, as read from temp.kr_sess. */
+struct sess_row {
+        int64_t seq;
+        int64_t srid;
+        int64_t rows;
+        bool tk; /* its tasks were planned to go with it */
+        char *sid;
+        char *uid;
+};
+
+struct sess_batch {
+        struct sess_row *v;
+        size_t n;
+};
+
+static void sess_batch_free(struct sess_batch *b)
+{
+        for (size_t i = 0; i < b->n; i++) {
+                free(b->v[i].sid);
+                free(b->v[i].uid);
+        }
+        free(b->v);
+        memset(b, 0, sizeof(*b));
+}
+
+/*
+ * The next sessions after the cursor whose planned rows add up to at most max_rows (the first
+ * one always: a session larger than a batch goes in parts).
+ */
+static int sess_batch_load(struct sq *q, int64_t max_rows, struct sess_batch *out,
+                           struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        int64_t sum = 0;
+        size_t cap = max_rows < 256 ? (size_t)max_rows : 256;
+        int rc;
+
+        out->v = calloc(cap, sizeof(*out->v));
+        if (!out->v)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        rc = sq_prepare(q,
+                        "SELECT seq, srid, rows, tk, sid, uid FROM temp.kr_sess WHERE seq > ?1 "
+                        "ORDER BY seq LIMIT ?2",
+                        &st, err);
+        if (rc < 0)
+                return rc;
+        (void)sqlite3_bind_int64(st, 1, q->sess_cursor);
+        (void)sqlite3_bind_int64(st, 2, (int64_t)cap);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                struct sess_row *r = &out->v[out->n];
+                const char *sid = (const char *)sqlite3_column_text(st, 4);
+                const char *uid = (const char *)sqlite3_column_text(st, 5);
+                int64_t rows = sqlite3_column_int64(st, 2);
+
+                if (out->n > 0 && sum + rows > max_rows)
+                        break;
+                sum += rows;
+                r->seq = sqlite3_column_int64(st, 0);
+                r->srid = sqlite3_column_int64(st, 1);
+                r->rows = rows;
+                r->tk = sqlite3_column_int(st, 3) != 0;
+                r->sid = sid ? strdup(sid) : NULL;
+                r->uid = uid ? strdup(uid) : NULL;
+                out->n++;
+                if (!r->sid || !r->uid) {
+                        rc = errbuf_set(err, -ENOMEM, "out of memory");
+                        goto out;
+                }
+        }
+        rc = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : sq_fail(q, rc, err, "batch");
+out:
+        sqlite3_finalize(st);
+        return rc;
+}
+
+/* Run one bounded DELETE .. RETURNING <bytes>; add what it deleted to 'res'. */
+static int sess_del_step(struct sq *q, sqlite3_stmt *st, enum store_table t,
+                         const struct sess_row *r, int64_t mark, int64_t limit,
+                         struct store_batch_result *res, int64_t *out_n, struct errbuf *err)
+{
+        int64_t n = 0;
+        int64_t bytes = 0;
+        int rc;
+
+        (void)sqlite3_bind_text(st, 1, r->sid, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_text(st, 2, r->uid, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_int64(st, 3, mark);
+        (void)sqlite3_bind_int64(st, 4, limit);
+        while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+                n++;
+                bytes += sqlite3_column_int64(st, 0);
+        }
+        (void)sqlite3_reset(st);
+        (void)sqlite3_clear_bindings(st);
+        if (rc != SQLITE_DONE)
+                return sq_fail(q, rc, err, "delete");
+        res->tables[t].rows += n;
+        res->tables[t].bytes += bytes;
+        res->rows += n;
+        *out_n = n;
+        return 0;
+}
+
+/* Are the session's tasks still its own to delete? 1 yes, 0 no, negative errno. */
+static int sess_tasks_go(struct sq *q, sqlite3_stmt **st, const struct sess_row *r,
+                         struct errbuf *err)
+{
+        int rc;
+
+        if (!r->tk || !st[SD_TASKS])
+                return 0;
+        (void)sqlite3_bind_text(st[SD_CLAIMED], 1, r->sid, -1, SQLITE_STATIC);
+        (void)sqlite3_bind_text(st[SD_CLAIMED], 2, r->uid, -1, SQLITE_STATIC);
+        rc = sqlite3_step(st[SD_CLAIMED]);
+        if (rc == SQLITE_ROW)
+                rc = sqlite3_column_int(st[SD_CLAIMED], 0) == 0;
+        else
+                rc = sq_fail(q, rc, err, "re-check");
+        (void)sqlite3_reset(st[SD_CLAIMED]);
+        (void)sqlite3_clear_bindings(st[SD_CLAIMED]);
+        return rc;
+}
+
+/*
+ * Delete what is left of one idle session within '*budget' rows, children first and its row
+ * last. '*complete' tells whether the session row went (else the next batch goes on with it).
+ */
+static int sess_delete_one(struct sq *q, sqlite3_stmt **st, const struct sess_row *r,
+                           int64_t *budget, struct store_batch_result *res, bool *complete,
+                           struct errbuf *err)
+{
+        int go;
+        int rc;
+
+        *complete = false;
+        go = sess_tasks_go(q, st, r, err);
+        if (go < 0)
+                return go;
+        for (int i = 0; i < SD_CLAIMED; i++) {
+                int64_t mark = 0;
+                int64_t n = 0;
+
+                if (!st[i] || ((i == SD_PUSH || i == SD_TASKS) && !go))
+                        continue;
+                if (*budget <= 0)
+                        return 0;
+                if (i == SD_EVENTS)
+                        mark = q->w_event;
+                else if (i == SD_CHECKPOINTS)
+                        mark = q->w_checkpoint;
+                else if (i == SD_SESSION)
+                        mark = r->srid;
+                rc = sess_del_step(q, st[i], sd_table[i], r, mark, *budget, res, &n, err);
+                if (rc < 0)
+                        return rc;
+                *budget -= n;
+                /* A full part may have left rows of this table: the next batch goes on. */
+                if (*budget <= 0 && i != SD_SESSION)
+                        return 0;
+        }
+        *complete = true;
+        return 0;
+}
+
+/* Re-check and delete the batch's sessions; '*cursor' ends after the last one finished. */
+static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_batch *b,
+                          int64_t max_rows, struct store_batch_result *res, int64_t *cursor,
+                          struct errbuf *err)
+{
+        int64_t budget = max_rows;
+
+        for (size_t i = 0; i < b->n && budget > 0; i++) {
+                const struct sess_row *r = &b->v[i];
+                bool complete = false;
+                int rc;
+
+                rc = session_active(q, r->sid, r->uid, 0, err);
+                if (rc < 0)
+                        return rc;
+                if (rc > 0) {
+                        log_debug("session became active, skipped", LOG_INT("seq", r->seq));
+                        res->skipped_units++;
+                        *cursor = r->seq;
+                        continue;
+                }
+                rc = sess_delete_one(q, st, r, &budget, res, &complete, err);
+                if (rc < 0)
+                        return rc;
+                if (!complete)
+                        break;
+                *cursor = r->seq;
+        }
+        return 0;
+}
+
+int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result *out,
+                       struct errbuf *err)
+{
+        sqlite3_stmt **st = q->sess_del;
+        struct sess_batch batch = { 0 };
+        struct store_batch_result res;
+        int64_t cursor = q->sess_cursor;
+        int64_t more = 0;
+        int64_t t0;
+        int64_t t1;
+        char sql[128];
+        bool in_txn = false;
+        int rc;
+
+        memset(&res, 0, sizeof(res));
+        rc = sess_batch_load(q, max_rows, &batch, err);
+        if (rc < 0)
+                goto out;
+        if (batch.n == 0) {
+                q->sess_pending = false;
+                rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+                if (rc < 0)
+                        goto out;
+                res.done = true;
+                *out = res;
+                goto out;
+        }
+        rc = sess_stmts_prepare(q, err);
+        if (rc < 0)
+                goto out;
+        t0 = clock_mono_ns();
+        rc = sq_exec(q, "BEGIN IMMEDIATE", err);
+        if (rc < 0)
+                goto out;
+        in_txn = true;
+        t1 = clock_mono_ns();
+        res.wait_us = (t1 - t0) / 1000;
+        if ((rc = sess_batch_run(q, st, &batch, max_rows, &res, &cursor, err)) < 0 ||
+            (rc = lower_watermarks(q, &res, err)) < 0)
+                goto out;
+        rc = sq_exec(q, "COMMIT", err);
+        if (rc < 0)
+                goto out;
+        in_txn = false;
+        res.txn_us = (clock_mono_ns() - t1) / 1000;
+        q->sess_cursor = cursor;
+        (void)snprintf(sql, sizeof(sql),
+                       "SELECT count(*) FROM (SELECT 1 FROM temp.kr_sess WHERE seq > %lld "
+                       "LIMIT 1)",
+                       (long long)cursor);
+        rc = sq_int(q, sql, &more, err);
+        if (rc < 0)
+                goto out;
+        if (more == 0) {
+                q->sess_pending = false;
+                rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+                if (rc < 0)
+                        goto out;
+        }
+        res.done = more == 0;
+        *out = res;
+        rc = 0;
+out:
+        if (in_txn && !sqlite3_get_autocommit(q->db))
+                (void)sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+        sess_batch_free(&batch);
+        return rc;
+}
+
 int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
                     struct errbuf *err)
 {
@@ -483,6 +839,8 @@ int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         rc = recheck_prepare(q, err);
         if (rc < 0)
                 return rc;
+        if (q->sess_pending)
+                return sq_delete_sessions(q, max_rows, out, err);
         (void)snprintf(sql, sizeof(sql),
                        "SELECT coalesce((SELECT seq FROM temp.kr_cand WHERE seq > %lld ORDER BY "
                        "seq LIMIT 1 OFFSET %lld), (SELECT max(seq) FROM temp.kr_cand), 0)",

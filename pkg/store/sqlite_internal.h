@@ -9,6 +9,9 @@
 #include "base/buf.h"
 #include "store/internal.h"
 
+/* Statements of a whole-session delete (enum sess_del in sqlite_delete.c). */
+#define SQ_SESS_STMTS 9
+
 /* Per-table facts from PRAGMA table_info. */
 struct sq_table {
         bool present;
@@ -37,11 +40,16 @@ struct sq {
         double recheck_cut_jd;    /* a session counts as active after this instant */
         double cur_rule_age_jd;   /* the planned rule's age cutoff (soft-delete re-check) */
         sqlite3_stmt *recheck[2]; /* session activity re-check: one user / every user */
-        int64_t cursor;           /* last candidate seq consumed by delete_batch */
-        int64_t data_version;     /* last PRAGMA data_version seen */
-        int64_t read_budget_ms;   /* target duration of one read statement */
-        int64_t deadline_mono_ms; /* plan deadline, 0 = none */
-        const volatile int *stop; /* plan stop request, may be NULL */
+        /* Whole-session deletes (sqlite_delete.c): prepared on first use, kept while open. */
+        sqlite3_stmt *sess_del[SQ_SESS_STMTS];
+        bool sess_del_ready;
+        int64_t cursor;                     /* last candidate seq consumed by delete_batch */
+        bool sess_pending;                  /* temp.kr_sess holds whole sessions still to delete */
+        int64_t sess_cursor;                /* last kr_sess seq done (deleted or skipped) */
+        int64_t data_version;               /* last PRAGMA data_version seen */
+        int64_t read_budget_ms;             /* target duration of one read statement */
+        int64_t deadline_mono_ms;           /* plan deadline, 0 = none */
+        const volatile int *stop;           /* plan stop request, may be NULL */
         struct store_plan_result *plan_out; /* accumulating plan statistics */
 };
 
@@ -71,6 +79,11 @@ static inline double sq_jd(int64_t ms)
 int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
             struct errbuf *err);
 int sq_temp_setup(struct sq *q, struct errbuf *err);
+/*
+ * Turn what is left of a per-session plan (temp.kr_sess: a dry run, a run that stopped) into
+ * candidate rows, so the next rule's plan never counts those rows twice.
+ */
+int sq_sessions_materialize(struct sq *q, struct errbuf *err);
 
 /* Reclaiming space (sqlite_reclaim.c). */
 int sq_reclaim(struct store *s, const struct store_reclaim_params *p,
@@ -79,5 +92,10 @@ int sq_reclaim(struct store *s, const struct store_reclaim_params *p,
 /* Deleting (sqlite_delete.c). */
 int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result *out,
                     struct errbuf *err);
+/* One batch of whole sessions from temp.kr_sess (the sessions rule planned per session). */
+int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result *out,
+                       struct errbuf *err);
+/* Finalize the cached whole-session delete statements. */
+void sq_sessions_forget(struct sq *q);
 
 #endif

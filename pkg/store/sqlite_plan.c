@@ -13,6 +13,8 @@
  *   kr_skey  session keys whose activity is re-checked inside each delete transaction
  *   kr_sel   scratch: the head rows selected by one step
  *   kr_cand  the plan: seq order is deletion order
+ *   kr_sess  the sessions rule's plan when it goes per whole session: each candidate session
+ *            (seq = deletion order) with its rows (n<table>) and bytes (b<table>) per table
  */
 #define LOG_MODULE "store"
 #include <errno.h>
@@ -54,10 +56,24 @@ int sq_temp_setup(struct sq *q, struct errbuf *err)
                 "PRIMARY KEY(sid, uid)) WITHOUT ROWID;"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_tact(sid TEXT PRIMARY KEY, last REAL, "
                 "nonterm REAL) WITHOUT ROWID;"
+                "CREATE TEMP TABLE IF NOT EXISTS kr_sess(seq INTEGER PRIMARY KEY, "
+                "sid TEXT NOT NULL, uid TEXT NOT NULL, srid INTEGER, tk INTEGER NOT NULL "
+                "DEFAULT 0, rows INTEGER NOT NULL DEFAULT 0, "
+                "n0 INTEGER DEFAULT 0, b0 INTEGER DEFAULT 0, "
+                "n1 INTEGER DEFAULT 0, b1 INTEGER DEFAULT 0, "
+                "n2 INTEGER DEFAULT 0, b2 INTEGER DEFAULT 0, "
+                "n3 INTEGER DEFAULT 0, b3 INTEGER DEFAULT 0, "
+                "n4 INTEGER DEFAULT 0, b4 INTEGER DEFAULT 0, "
+                "n5 INTEGER DEFAULT 0, b5 INTEGER DEFAULT 0, "
+                "n6 INTEGER DEFAULT 0, b6 INTEGER DEFAULT 0, "
+                "n7 INTEGER DEFAULT 0, b7 INTEGER DEFAULT 0, "
+                "n8 INTEGER DEFAULT 0, b8 INTEGER DEFAULT 0, "
+                "n9 INTEGER DEFAULT 0, b9 INTEGER DEFAULT 0);"
+                "CREATE INDEX IF NOT EXISTS temp.kr_sess_key ON kr_sess(sid, uid);"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_sel(rid INTEGER PRIMARY KEY, sid TEXT, "
                 "uid TEXT, anyuser INTEGER NOT NULL DEFAULT 0, k1 TEXT, k2 TEXT, k3 TEXT, k4 TEXT);"
                 "DELETE FROM temp.kr_cand; DELETE FROM temp.kr_skey; DELETE FROM temp.kr_act;"
-                "DELETE FROM temp.kr_tact; DELETE FROM temp.kr_sel;",
+                "DELETE FROM temp.kr_tact; DELETE FROM temp.kr_sel; DELETE FROM temp.kr_sess;",
                 err);
 }
 
@@ -610,6 +626,15 @@ static void skey_list_free(struct skey_list *l)
         memset(l, 0, sizeof(*l));
 }
 
+/*
+ * gcc 12 -fanalyzer loses the strings stored at a variable index of the heap array below and
+ * reports them leaked (as in key_push() of sqlite_delete.c); skey_list_free() frees every entry
+ * counted, one whose copy failed included. Only this function is exempt.
+ */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wanalyzer-malloc-leak"
+#endif
 /* Collect (sid, uid, rid) rows of a query into memory, so no read stays open while planning. */
 static int collect(struct sq *q, sqlite3_stmt *st, const struct binds *b, struct skey_list *out,
                    struct errbuf *err)
@@ -646,6 +671,9 @@ static int collect(struct sq *q, sqlite3_stmt *st, const struct binds *b, struct
                 return sq_fail(q, rc, err, "plan");
         return 0;
 }
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 static int skey_id(struct sq *q, sqlite3_stmt *ins, sqlite3_stmt *get, const char *sid,
                    const char *uid, int anyuser, int64_t *out, struct errbuf *err)
@@ -858,6 +886,224 @@ static int plan_sessions(struct sq *q, const struct store_rule_params *p, bool s
         }
         rc = 0;
 out:
+        finalize_all(st, CS_COUNT);
+        sqlite3_finalize(sel);
+        skey_list_free(&list);
+        return rc;
+}
+
+/* ---- the sessions rule per whole session ---------------------------------------------- */
+
+/*
+ * The sessions rule on the candidate path is planned per session, not per row: temp.kr_sess
+ * lists the expiring sessions in deletion order with their rows and bytes per table (columns
+ * n<table>, b<table>), counted through kagent's indexes, and each delete batch takes whole
+ * sessions (sq_delete_sessions). Listing every child row instead cost a statement per session
+ * and table and a temp-table insert per row.
+ */
+_Static_assert(STORE_T_EVENT == 0 && STORE_T_PUSH == 6 && STORE_T_TASK == 7 &&
+                       STORE_T_SESSION == 9 && STORE_T_COUNT == 10,
+               "kr_sess columns follow enum store_table");
+
+/* Children keyed by the session, and how a row of each is matched to kr_sess. */
+static const struct {
+        enum store_table t;
+        const char *cond;
+} sess_kids[] = {
+        { STORE_T_EVENT, "session_id = kr_sess.sid AND user_id = kr_sess.uid" },
+        { STORE_T_CHECKPOINT_WRITE, "user_id = kr_sess.uid AND thread_id = kr_sess.sid" },
+        { STORE_T_CHECKPOINT, "user_id = kr_sess.uid AND thread_id = kr_sess.sid" },
+        { STORE_T_CREWAI_MEMORY, "user_id = kr_sess.uid AND thread_id = kr_sess.sid" },
+        { STORE_T_CREWAI_FLOW, "user_id = kr_sess.uid AND thread_id = kr_sess.sid" },
+};
+
+/*
+ * Another session row of the id still claims its tasks: one not planned before this one (as in
+ * cascade_tasks(), the tasks go with the last planned row of their id).
+ */
+#define SESS_CLAIMED                                                                               \
+        "EXISTS (SELECT 1 FROM main.session o WHERE o.id = kr_sess.sid AND o.user_id <> "          \
+        "kr_sess.uid AND NOT EXISTS (SELECT 1 FROM temp.kr_sess y WHERE y.sid = o.id AND "         \
+        "y.uid = o.user_id AND y.seq < kr_sess.seq))"
+
+/* The statements that count a slice (:lo, :hi] of kr_sess: the session and its children. */
+static int sess_count_sql(struct sq *q, struct buf *own, struct buf *tasks)
+{
+        int rc = 0;
+
+        rc |= buf_printf(own,
+                         "UPDATE temp.kr_sess SET (srid, n9, b9) = (SELECT rowid, 1, %s FROM "
+                         "main.session WHERE id = kr_sess.sid AND user_id = kr_sess.uid)",
+                         q->t[STORE_T_SESSION].bytes_expr);
+        for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++) {
+                enum store_table t = sess_kids[i].t;
+
+                if (q->t[t].present)
+                        rc |= buf_printf(own,
+                                         ", (n%d, b%d) = (SELECT count(*), coalesce(sum(%s), 0) "
+                                         "FROM main.\"%s\" WHERE %s)",
+                                         (int)t, (int)t, q->t[t].bytes_expr, store_table_name(t),
+                                         sess_kids[i].cond);
+        }
+        rc |= buf_append_str(own, " WHERE seq > :lo AND seq <= :hi");
+        if (q->t[STORE_T_TASK].present) {
+                rc |= buf_printf(tasks,
+                                 "UPDATE temp.kr_sess SET tk = 1, (n7, b7) = (SELECT count(*), "
+                                 "coalesce(sum(%s), 0) FROM main.task WHERE session_id = "
+                                 "kr_sess.sid)",
+                                 q->t[STORE_T_TASK].bytes_expr);
+                if (q->t[STORE_T_PUSH].present)
+                        rc |= buf_printf(tasks,
+                                         ", (n6, b6) = (SELECT count(*), coalesce(sum(%s), 0) "
+                                         "FROM main.push_notification WHERE task_id IN (SELECT "
+                                         "t.id FROM main.task t WHERE t.session_id = "
+                                         "kr_sess.sid))",
+                                         q->t[STORE_T_PUSH].bytes_expr);
+                rc |= buf_append_str(tasks, " WHERE seq > :lo AND seq <= :hi AND srid IS NOT "
+                                            "NULL AND NOT " SESS_CLAIMED);
+        }
+        return rc ? -EMSGSIZE : 0;
+}
+
+/* Run the counting statements over slices of kr_sess sized to the read budget. */
+static int sess_count(struct sq *q, struct binds *b, int64_t n, struct errbuf *err)
+{
+        sqlite3_stmt *st[2] = { NULL, NULL };
+        struct buf own;
+        struct buf tasks;
+        int64_t chunk = CHUNK_MIN;
+        int rc;
+
+        buf_init(&own, SQL_MAX);
+        buf_init(&tasks, SQL_MAX);
+        rc = sess_count_sql(q, &own, &tasks);
+        if (rc < 0) {
+                rc = errbuf_set(err, rc, "sql text too long");
+                goto out;
+        }
+        rc = sq_prepare(q, own.data, &st[0], err);
+        if (rc == 0 && tasks.len > 0)
+                rc = sq_prepare(q, tasks.data, &st[1], err);
+        for (int64_t lo = 0; rc == 0 && lo < n;) {
+                int64_t t0 = clock_mono_ms();
+                int64_t dt;
+
+                rc = check_deadline(q, err);
+                b->lo = lo;
+                b->hi = lo + chunk;
+                for (int i = 0; i < 2 && rc == 0; i++)
+                        if (st[i])
+                                rc = run(q, st[i], b, err);
+                dt = clock_mono_ms() - t0;
+                lo += chunk;
+                if (dt * 2 < q->read_budget_ms && chunk < CHUNK_MAX)
+                        chunk *= 2;
+                else if (dt > q->read_budget_ms && chunk > CHUNK_MIN)
+                        chunk /= 2;
+        }
+out:
+        finalize_all(st, 2);
+        buf_cleanup(&own);
+        buf_cleanup(&tasks);
+        return rc;
+}
+
+static int sess_totals(struct sq *q, struct store_plan_result *out, struct errbuf *err)
+{
+        sqlite3_stmt *st = NULL;
+        struct buf sql;
+        int rc = 0;
+
+        buf_init(&sql, 4096);
+        rc |= buf_append_str(&sql, "SELECT count(*)");
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                rc |= buf_printf(&sql, ", coalesce(sum(n%d), 0), coalesce(sum(b%d), 0)", t, t);
+        rc |= buf_append_str(&sql, " FROM temp.kr_sess");
+        rc = rc ? errbuf_set(err, -EMSGSIZE, "sql text too long")
+                : sq_prepare(q, sql.data, &st, err);
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        rc = sqlite3_step(st);
+        if (rc == SQLITE_ROW) {
+                out->units = sqlite3_column_int64(st, 0);
+                for (int t = 0; t < STORE_T_COUNT; t++) {
+                        out->tables[t].rows = sqlite3_column_int64(st, 1 + 2 * t);
+                        out->tables[t].bytes = sqlite3_column_int64(st, 2 + 2 * t);
+                        out->rows += out->tables[t].rows;
+                }
+                rc = 0;
+        } else {
+                rc = sq_fail(q, rc, err, "plan");
+        }
+        sqlite3_finalize(st);
+        return rc;
+}
+
+/* Plan the sessions rule per whole session from the candidates in kr_act. */
+static int plan_sessions_whole(struct sq *q, struct binds *b, struct store_plan_result *out,
+                               struct errbuf *err)
+{
+        int64_t n = 0;
+        int rc;
+
+        q->sess_pending = false;
+        q->sess_cursor = 0;
+        rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+        if (rc < 0)
+                return rc;
+        if (!q->t[STORE_T_SESSION].present)
+                return 0;
+        /* kr_act holds only the candidates: numbering them reads no kagent table. */
+        rc = sq_exec(q,
+                     "INSERT INTO temp.kr_sess(seq, sid, uid) SELECT row_number() OVER "
+                     "(ORDER BY last, sid, uid), sid, uid FROM temp.kr_act WHERE present = 1 "
+                     "AND known = 1",
+                     err);
+        if (rc == 0)
+                rc = sq_int(q, "SELECT coalesce(max(seq), 0) FROM temp.kr_sess", &n, err);
+        if (rc == 0)
+                rc = sess_count(q, b, n, err);
+        /* A session row deleted since the candidates were read has nothing left to plan. */
+        if (rc == 0)
+                rc = sq_exec(q,
+                             "DELETE FROM temp.kr_sess WHERE srid IS NULL; UPDATE temp.kr_sess "
+                             "SET rows = n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8 + n9",
+                             err);
+        if (rc == 0)
+                rc = sess_totals(q, out, err);
+        if (rc < 0)
+                return rc;
+        q->sess_pending = out->units > 0;
+        return 0;
+}
+
+int sq_sessions_materialize(struct sq *q, struct errbuf *err)
+{
+        sqlite3_stmt *st[CS_COUNT] = { 0 };
+        sqlite3_stmt *sel = NULL;
+        struct skey_list list = { 0 };
+        struct binds b;
+        int rc;
+
+        if (!q->sess_pending)
+                return 0;
+        memset(&b, 0, sizeof(b));
+        b.rule = STORE_RULE_SESSIONS;
+        b.after = q->sess_cursor;
+        rc = sq_prepare(q,
+                        "SELECT sid, uid, srid FROM temp.kr_sess WHERE seq > :after ORDER BY seq",
+                        &sel, err);
+        if (rc == 0)
+                rc = collect(q, sel, &b, &list, err);
+        if (rc == 0)
+                rc = cascade_prepare(q, st, err);
+        for (size_t i = 0; rc == 0 && i < list.n; i++)
+                rc = cascade_one(q, st, &list.v[i], &b, err);
+        if (rc == 0)
+                rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+        if (rc == 0)
+                q->sess_pending = false;
         finalize_all(st, CS_COUNT);
         sqlite3_finalize(sel);
         skey_list_free(&list);
@@ -1220,6 +1466,37 @@ static int plan_totals(struct sq *q, int64_t seq_before, struct store_plan_resul
         return rc;
 }
 
+/*
+ * Session activity for this plan, unless a rule before it built it. The sessions rule alone, all
+ * of it (not the ladder's oldest few), reads candidates only when the children can be searched
+ * by session; with nothing planned before it ('fresh'), it then goes per whole session
+ * ('*whole'), when the push notifications of its tasks can be found through an index too.
+ */
+static int plan_activity(struct sq *q, const struct store_rule_params *p, struct binds *b,
+                         bool fresh, bool *whole, struct errbuf *err)
+{
+        int rc;
+
+        *whole = false;
+        if (q->act_ready)
+                return 0;
+        rc = p->rule == STORE_RULE_SESSIONS && p->max_sessions <= 0 ? children_indexed(q, err) : 0;
+        if (rc < 0)
+                return rc;
+        if (rc == 0)
+                return build_activity(q, err);
+        rc = candidate_activity(q, b, err);
+        if (rc < 0 || !fresh)
+                return rc;
+        if (q->t[STORE_T_PUSH].present && q->t[STORE_T_TASK].present) {
+                rc = has_index(q, STORE_T_PUSH, "task_id", NULL, err);
+                if (rc <= 0)
+                        return rc;
+        }
+        *whole = true;
+        return 0;
+}
+
 int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,
             struct errbuf *err)
 {
@@ -1227,6 +1504,7 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         struct store_plan_result res;
         struct binds b;
         int64_t seq_before = 0;
+        bool whole = false;
         int rc;
 
         if (!q->db)
@@ -1246,23 +1524,24 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         b.keep = p->keep;
         /* Inside each delete transaction a session counts as active after this instant. */
         q->recheck_cut_jd = p->rule == STORE_RULE_SESSIONS ? b.cut : b.active;
+        rc = sq_sessions_materialize(q, err);
+        if (rc < 0)
+                goto out;
         rc = sq_int(q, "SELECT coalesce(max(seq), 0) FROM temp.kr_cand", &seq_before, err);
         if (rc < 0)
                 goto out;
         /* Deleting starts after what is left of earlier plans (a dry run keeps them all). */
         q->cursor = seq_before;
-        if (!q->act_ready) {
-                /* The sessions rule alone, all of it (not the ladder's oldest few): candidates
-                 * only, when the children can be searched by session. */
-                rc = p->rule == STORE_RULE_SESSIONS && p->max_sessions <= 0
-                             ? children_indexed(q, err)
-                             : 0;
-                if (rc > 0)
-                        rc = candidate_activity(q, &b, err);
-                else if (rc == 0)
-                        rc = build_activity(q, err);
+        rc = plan_activity(q, p, &b, seq_before == 0, &whole, err);
+        if (rc < 0)
+                goto out;
+        if (whole) {
+                rc = plan_sessions_whole(q, &b, &res, err);
                 if (rc < 0)
                         goto out;
+                q->cur_rule_age_jd = b.age;
+                *out = res;
+                goto out;
         }
         switch (p->rule) {
         case STORE_RULE_SESSIONS:

@@ -60,17 +60,259 @@ static void test_flock_held_measures_only(void **state)
         free(after);
 }
 
+/* ---- the sessions rule in whole sessions ---------------------------------------------- */
+
+/* Open the store and plan the sessions rule (30 d) on it. */
+static struct store *plan_sessions(struct fx *f, struct store_plan_result *plan)
+{
+        struct store_rule_params rp = { .rule = STORE_RULE_SESSIONS, .now_ms = KDB_NOW_MS };
+        struct store_config sc;
+        struct store *s = NULL;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        kdb_store_config(f->k, &sc);
+        if (store_open(&sc, &s, &err) < 0)
+                fail_msg("store_open: %s", err.msg);
+        rp.active_cutoff_ms = KDB_NOW_MS - f->p.active_window_ms;
+        rp.age_cutoff_ms = KDB_NOW_MS - 30 * DAY_MS;
+        rp.unfinished_cutoff_ms = rp.age_cutoff_ms;
+        rp.read_budget_ms = 20;
+        assert_int_equal(store_writer_acquire(s, &err), 1);
+        assert_int_equal(store_run_begin(s, &err), 0);
+        if (store_plan(s, &rp, plan, &err) < 0)
+                fail_msg("plan: %s", err.msg);
+        return s;
+}
+
+/* One batch of at most 'max_rows'; it never deletes more. */
+static struct store_batch_result batch(struct store *s, int64_t max_rows)
+{
+        struct store_batch_result b;
+        struct errbuf err;
+
+        errbuf_clear(&err);
+        if (store_delete_batch(s, max_rows, &b, &err) < 0)
+                fail_msg("delete: %s", err.msg);
+        assert_true(b.rows <= max_rows);
+        return b;
+}
+
+static int64_t rows_of(struct fx *f, const char *sid, const char *uid)
+{
+        return kdb_int(f->k,
+                       "SELECT (SELECT count(*) FROM session WHERE id = '%s' AND user_id = '%s') "
+                       "+ (SELECT count(*) FROM event WHERE session_id = '%s' AND user_id = "
+                       "'%s') + (SELECT count(*) FROM lg_checkpoint WHERE thread_id = '%s' AND "
+                       "user_id = '%s') + (SELECT count(*) FROM lg_checkpoint_write WHERE "
+                       "thread_id = '%s' AND user_id = '%s') + (SELECT count(*) FROM "
+                       "crewai_agent_memory WHERE thread_id = '%s' AND user_id = '%s') + "
+                       "(SELECT count(*) FROM crewai_flow_state WHERE thread_id = '%s' AND "
+                       "user_id = '%s')",
+                       sid, uid, sid, uid, sid, uid, sid, uid, sid, uid, sid, uid);
+}
+
+/*
+ * A session larger than a batch goes in parts, each within max_rows, children first: its row
+ * stays until everything else of it is gone, and goes last.
+ */
+static void test_session_in_parts(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store *s;
+        int64_t total = 0;
+        int batches = 0;
+
+        prune_case_session(f->k, "big", "u", 40 * DAY_MS);
+        for (int i = 0; i < 12; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "big-x%d", i);
+                kdb_event(f->k, id, "big", "u", 40 * DAY_MS, -1);
+        }
+        kdb_task(f->k, "t-big", "big", "completed", 40 * DAY_MS, -1);
+        kdb_push(f->k, "p-big", "t-big", 40 * DAY_MS, -1);
+        prune_case_session(f->k, "small", "u", 35 * DAY_MS);
+        s = plan_sessions(f, &plan);
+        /* big: 1 + 15 events + cp + write + 2 crewai + task + push; small: 8. */
+        assert_int_equal(plan.rows, 22 + 8);
+        assert_int_equal(plan.units, 2);
+        for (;;) {
+                struct store_batch_result b = batch(s, 3);
+
+                total += b.rows;
+                batches++;
+                assert_int_equal(b.skipped_units, 0);
+                /* The row of 'big' is there as long as anything else of it is. */
+                if (rows_of(f, "big", "u") > 0)
+                        assert_int_equal(
+                                kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'big'"), 1);
+                if (kdb_int(f->k, "SELECT count(*) FROM task WHERE id = 't-big'") == 0)
+                        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM push_notification"),
+                                         0);
+                if (b.done)
+                        break;
+                assert_true(batches < 100);
+        }
+        store_close(s);
+        assert_int_equal(total, 30);
+        assert_true(batches >= 10);
+        assert_int_equal(rows_of(f, "big", "u") + rows_of(f, "small", "u"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM task"), 0);
+        assert_true(kdb_intact(f->k));
+}
+
+/*
+ * Rows that appear after the plan never make a batch exceed max_rows: a child written with an
+ * old timestamp (not activity) after planning is deleted within the bound.
+ */
+static void test_rows_after_plan_bounded(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+
+        prune_case_session(f->k, "a", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "b", "u", 35 * DAY_MS);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.rows, 16);
+        kdb_crewai(f->k, "crewai_agent_memory", "u2", "a", 40 * DAY_MS, -1);
+        kdb_write(f->k, "u", "a", "", "a-u-cp1", 1, 40 * DAY_MS);
+        b = batch(s, 8);
+        assert_true(b.rows <= 8);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = 'a'"), 1);
+        do
+                b = batch(s, 8);
+        while (!b.done);
+        store_close(s);
+        assert_int_equal(rows_of(f, "a", "u") + rows_of(f, "b", "u"), 0);
+        /* Another user's thread of the same id is not this session's. */
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM crewai_agent_memory"), 1);
+}
+
+/* An event written after the plan (even one dated in the past) keeps its whole session. */
+static void test_event_after_plan_keeps_session(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+        int64_t skipped = 0;
+
+        prune_case_session(f->k, "idle", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "late", "u", 35 * DAY_MS);
+        kdb_task(f->k, "t-late", "late", "completed", 35 * DAY_MS, -1);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 2);
+        kdb_event(f->k, "late-new", "late", "u", 35 * DAY_MS, -1);
+        do {
+                b = batch(s, 1000);
+                skipped += b.skipped_units;
+        } while (!b.done);
+        store_close(s);
+        assert_int_equal(skipped, 1);
+        assert_int_equal(rows_of(f, "idle", "u"), 0);
+        assert_int_equal(rows_of(f, "late", "u"), 9);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM task WHERE id = 't-late'"), 1);
+}
+
+/*
+ * Two rows of one session id (two users), both planned: the tasks go with the last one. When
+ * the first becomes active after the plan, it still claims them, and they stay with it.
+ */
+static void test_shared_tasks_stay_claimed(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+
+        prune_case_session(f->k, "sh", "alice", 45 * DAY_MS);
+        prune_case_session(f->k, "sh", "bob", 41 * DAY_MS);
+        kdb_task(f->k, "t-sh", "sh", "completed", 41 * DAY_MS, -1);
+        kdb_push(f->k, "p-sh", "t-sh", 41 * DAY_MS, -1);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.tables[STORE_T_TASK].rows, 1);
+        assert_int_equal(plan.tables[STORE_T_PUSH].rows, 1);
+        kdb_event(f->k, "sh-new", "sh", "alice", 0, -1);
+        do
+                b = batch(s, 1000);
+        while (!b.done);
+        store_close(s);
+        assert_int_equal(rows_of(f, "sh", "bob"), 0);
+        assert_int_equal(rows_of(f, "sh", "alice"), 9);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM task"), 1);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM push_notification"), 1);
+}
+
+/* A dry run reports per table exactly the rows and bytes the real run deletes in parts. */
+static void test_whole_sessions_dry_run_matches(void **state)
+{
+        struct fx *f = *state;
+        struct prune_result dry;
+        struct prune_result real;
+
+        for (int i = 0; i < 6; i++) {
+                char sid[16];
+
+                (void)snprintf(sid, sizeof(sid), "s%d", i);
+                prune_case_session(f->k, sid, i % 2 ? "alice" : "bob", (31 + i) * DAY_MS);
+                prune_case_session(f->k, sid, "carol", (40 + i) * DAY_MS);
+        }
+        kdb_task(f->k, "t1", "s1", "completed", 40 * DAY_MS, -1);
+        kdb_push(f->k, "p1", "t1", 40 * DAY_MS, -1);
+        kdb_task(f->k, "t2", "s2", "failed", 40 * DAY_MS, -1);
+        prune_case_session(f->k, "live", "dave", MIN_MS);
+        kdb_task(f->k, "t-live", "live", "completed", 40 * DAY_MS, -1);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        f->p.soft_purge_ms = 7 * DAY_MS;
+        f->p.orphans = true;
+        f->p.batch_max_rows = 5;
+        dry = prune_case_run(f, true);
+        real = prune_case_run(f, false);
+        assert_int_equal(real.outcome, PRUNE_SUCCEEDED);
+        for (int rule = 0; rule < STORE_RULE_COUNT; rule++)
+                for (int t = 0; t < STORE_T_COUNT; t++) {
+                        assert_int_equal(dry.rules[rule].tables[t].rows,
+                                         real.rules[rule].tables[t].rows);
+                        assert_int_equal(dry.rules[rule].tables[t].bytes,
+                                         real.rules[rule].tables[t].bytes);
+                }
+        assert_int_equal(real.rules[STORE_RULE_SESSIONS].tables[STORE_T_SESSION].rows, 12);
+        assert_int_equal(real.rules[STORE_RULE_SESSIONS].tables[STORE_T_TASK].rows, 2);
+        assert_int_equal(real.rules[STORE_RULE_SESSIONS].tables[STORE_T_PUSH].rows, 1);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 1);
+        assert_true(kdb_intact(f->k));
+}
+
 int main(void)
 {
         static enum kdb_backend sqlite = KDB_SQLITE;
         struct CMUnitTest tests[32];
-        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 1);
+        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 6);
 
-        tests[n].name = "flock_held_measures_only/sqlite";
-        tests[n].test_func = test_flock_held_measures_only;
-        tests[n].setup_func = prune_case_setup;
-        tests[n].teardown_func = prune_case_teardown;
-        tests[n].initial_state = &sqlite;
-        n++;
+        static const struct {
+                const char *name;
+                CMUnitTestFunction fn;
+        } own[] = {
+                { "flock_held_measures_only/sqlite", test_flock_held_measures_only },
+                { "session_in_parts/sqlite", test_session_in_parts },
+                { "rows_after_plan_bounded/sqlite", test_rows_after_plan_bounded },
+                { "event_after_plan_keeps_session/sqlite", test_event_after_plan_keeps_session },
+                { "shared_tasks_stay_claimed/sqlite", test_shared_tasks_stay_claimed },
+                { "whole_sessions_dry_run_matches/sqlite", test_whole_sessions_dry_run_matches },
+        };
+
+        for (size_t i = 0; i < sizeof(own) / sizeof(own[0]) && n < sizeof(tests) / sizeof(tests[0]);
+             i++) {
+                tests[n].name = own[i].name;
+                tests[n].test_func = own[i].fn;
+                tests[n].setup_func = prune_case_setup;
+                tests[n].teardown_func = prune_case_teardown;
+                tests[n].initial_state = &sqlite;
+                n++;
+        }
         return _cmocka_run_group_tests("sqlite", tests, n, NULL, NULL);
 }
