@@ -746,6 +746,28 @@ static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_bat
         return 0;
 }
 
+/* Every planned session is done: the whole-session plan is over. */
+static int sessions_done(struct sq *q, struct errbuf *err)
+{
+        q->sess_pending = false;
+        return sq_exec(q, "DELETE FROM temp.kr_sess", err);
+}
+
+/* BEGIN IMMEDIATE, with the time spent waiting for the lock in res->wait_us; '*t1' is when the
+ * transaction began. */
+static int begin_batch(struct sq *q, struct store_batch_result *res, int64_t *t1,
+                       struct errbuf *err)
+{
+        int64_t t0 = clock_mono_ns();
+        int rc = sq_exec(q, "BEGIN IMMEDIATE", err);
+
+        if (rc < 0)
+                return rc;
+        *t1 = clock_mono_ns();
+        res->wait_us = (*t1 - t0) / 1000;
+        return 0;
+}
+
 int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result *out,
                        struct errbuf *err)
 {
@@ -754,7 +776,6 @@ int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result
         struct store_batch_result res;
         int64_t cursor = q->sess_cursor;
         int64_t more = 0;
-        int64_t t0;
         int64_t t1;
         char sql[128];
         bool in_txn = false;
@@ -765,8 +786,7 @@ int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result
         if (rc < 0)
                 goto out;
         if (batch.n == 0) {
-                q->sess_pending = false;
-                rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+                rc = sessions_done(q, err);
                 if (rc < 0)
                         goto out;
                 res.done = true;
@@ -776,13 +796,10 @@ int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result
         rc = sess_stmts_prepare(q, err);
         if (rc < 0)
                 goto out;
-        t0 = clock_mono_ns();
-        rc = sq_exec(q, "BEGIN IMMEDIATE", err);
+        rc = begin_batch(q, &res, &t1, err);
         if (rc < 0)
                 goto out;
         in_txn = true;
-        t1 = clock_mono_ns();
-        res.wait_us = (t1 - t0) / 1000;
         if ((rc = sess_batch_run(q, st, &batch, max_rows, &res, &cursor, err)) < 0 ||
             (rc = lower_watermarks(q, &res, err)) < 0)
                 goto out;
@@ -800,8 +817,7 @@ int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result
         if (rc < 0)
                 goto out;
         if (more == 0) {
-                q->sess_pending = false;
-                rc = sq_exec(q, "DELETE FROM temp.kr_sess", err);
+                rc = sessions_done(q, err);
                 if (rc < 0)
                         goto out;
         }
@@ -822,7 +838,6 @@ int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         struct store_batch_result res;
         int64_t lo = q->cursor;
         int64_t hi = 0;
-        int64_t t0;
         int64_t t1;
         int64_t more = 0;
         char sql[160];
@@ -853,13 +868,10 @@ int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
                 *out = res;
                 return 0;
         }
-        t0 = clock_mono_ns();
-        rc = sq_exec(q, "BEGIN IMMEDIATE", err);
+        rc = begin_batch(q, &res, &t1, err);
         if (rc < 0)
                 return rc;
         in_txn = true;
-        t1 = clock_mono_ns();
-        res.wait_us = (t1 - t0) / 1000;
         if ((rc = recheck_sessions(q, lo, hi, &res.skipped_units, err)) < 0 ||
             (rc = recheck_rows(q, lo, hi, &res.skipped_units, err)) < 0 ||
             (rc = batch_counts(q, lo, hi, &res, err)) < 0 ||
