@@ -324,6 +324,7 @@ static int run_planned(struct engine *e, struct store_rule_params rp, bool dry, 
                 return 1;
         rp.deadline_mono_ms = e->deadline_ms;
         rp.stop = e->o->stop;
+        rp.dry_run = dry;
         p0 = clock_mono_ms();
         rc = store_plan(e->s, &rp, &plan, err);
         out->plan_ms += clock_mono_ms() - p0;

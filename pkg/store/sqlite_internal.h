@@ -31,6 +31,10 @@ struct sq {
         bool flock_held; /* exclusive flock taken by store_writer_acquire */
         struct sq_table t[STORE_T_COUNT];
         bool has_dbstat;
+        bool run_tuned;       /* the run settings are on (sq_run_tune()) */
+        bool run_mmap;        /* reads go through the memory map */
+        int64_t tune_version; /* data_version when the run began */
+        bool journal_persist; /* we switched journal_mode DELETE -> PERSIST for the run */
 
         /* Run state. */
         bool temp_used;           /* the temp tables were filled since the last sq_release */
@@ -74,6 +78,9 @@ static inline double sq_jd(int64_t ms)
 {
         return (double)ms / 86400000.0 + 2440587.5;
 }
+
+/* Stop reading through the memory map once another connection has committed (sqlite.c). */
+void sq_run_watch(struct sq *q);
 
 /* Planning (sqlite_plan.c). */
 int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,

@@ -134,6 +134,7 @@ static int run(struct sq *q, sqlite3_stmt *st, const struct binds *b, struct err
         int64_t dt;
         int rc;
 
+        sq_run_watch(q);
         bind_all(st, b);
         rc = sq_step_done(q, st, err, "plan");
         dt = clock_mono_ms() - t0;
@@ -926,15 +927,23 @@ static const struct {
         "kr_sess.uid AND NOT EXISTS (SELECT 1 FROM temp.kr_sess y WHERE y.sid = o.id AND "         \
         "y.uid = o.user_id AND y.seq < kr_sess.seq))"
 
-/* The statements that count a slice (:lo, :hi] of kr_sess: the session and its children. */
-static int sess_count_sql(struct sq *q, struct buf *own, struct buf *tasks)
+/*
+ * The statements that count a slice (:lo, :hi] of kr_sess: the session and its children, and
+ * their bytes only when 'bytes' (a dry run: the deletes of a real run measure what they delete,
+ * and summing the bytes here would read every row's payload, overflow pages included).
+ */
+static int sess_count_sql(struct sq *q, bool bytes, struct buf *own, struct buf *tasks)
 {
+        const char *bx[STORE_T_COUNT];
         int rc = 0;
+
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                bx[t] = bytes && q->t[t].bytes_expr ? q->t[t].bytes_expr : "0";
 
         rc |= buf_printf(own,
                          "UPDATE temp.kr_sess SET (srid, n9, b9) = (SELECT rowid, 1, %s FROM "
                          "main.session WHERE id = kr_sess.sid AND user_id = kr_sess.uid)",
-                         q->t[STORE_T_SESSION].bytes_expr);
+                         bx[STORE_T_SESSION]);
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++) {
                 enum store_table t = sess_kids[i].t;
 
@@ -942,7 +951,7 @@ static int sess_count_sql(struct sq *q, struct buf *own, struct buf *tasks)
                         rc |= buf_printf(own,
                                          ", (n%d, b%d) = (SELECT count(*), coalesce(sum(%s), 0) "
                                          "FROM main.\"%s\" WHERE %s)",
-                                         (int)t, (int)t, q->t[t].bytes_expr, store_table_name(t),
+                                         (int)t, (int)t, bx[t], store_table_name(t),
                                          sess_kids[i].cond);
         }
         rc |= buf_append_str(own, " WHERE seq > :lo AND seq <= :hi");
@@ -951,14 +960,14 @@ static int sess_count_sql(struct sq *q, struct buf *own, struct buf *tasks)
                                  "UPDATE temp.kr_sess SET tk = 1, (n7, b7) = (SELECT count(*), "
                                  "coalesce(sum(%s), 0) FROM main.task WHERE session_id = "
                                  "kr_sess.sid)",
-                                 q->t[STORE_T_TASK].bytes_expr);
+                                 bx[STORE_T_TASK]);
                 if (q->t[STORE_T_PUSH].present)
                         rc |= buf_printf(tasks,
                                          ", (n6, b6) = (SELECT count(*), coalesce(sum(%s), 0) "
                                          "FROM main.push_notification WHERE task_id IN (SELECT "
                                          "t.id FROM main.task t WHERE t.session_id = "
                                          "kr_sess.sid))",
-                                         q->t[STORE_T_PUSH].bytes_expr);
+                                         bx[STORE_T_PUSH]);
                 rc |= buf_append_str(tasks, " WHERE seq > :lo AND seq <= :hi AND srid IS NOT "
                                             "NULL AND NOT " SESS_CLAIMED);
         }
@@ -966,7 +975,7 @@ static int sess_count_sql(struct sq *q, struct buf *own, struct buf *tasks)
 }
 
 /* Run the counting statements over slices of kr_sess sized to the read budget. */
-static int sess_count(struct sq *q, struct binds *b, int64_t n, struct errbuf *err)
+static int sess_count(struct sq *q, struct binds *b, int64_t n, bool bytes, struct errbuf *err)
 {
         sqlite3_stmt *st[2] = { NULL, NULL };
         struct buf own;
@@ -976,7 +985,7 @@ static int sess_count(struct sq *q, struct binds *b, int64_t n, struct errbuf *e
 
         buf_init(&own, SQL_MAX);
         buf_init(&tasks, SQL_MAX);
-        rc = sess_count_sql(q, &own, &tasks);
+        rc = sess_count_sql(q, bytes, &own, &tasks);
         if (rc < 0) {
                 rc = errbuf_set(err, rc, "sql text too long");
                 goto out;
@@ -1041,8 +1050,8 @@ static int sess_totals(struct sq *q, struct store_plan_result *out, struct errbu
 }
 
 /* Plan the sessions rule per whole session from the candidates in kr_act. */
-static int plan_sessions_whole(struct sq *q, struct binds *b, struct store_plan_result *out,
-                               struct errbuf *err)
+static int plan_sessions_whole(struct sq *q, struct binds *b, bool bytes,
+                               struct store_plan_result *out, struct errbuf *err)
 {
         int64_t n = 0;
         int rc;
@@ -1063,7 +1072,7 @@ static int plan_sessions_whole(struct sq *q, struct binds *b, struct store_plan_
         if (rc == 0)
                 rc = sq_int(q, "SELECT coalesce(max(seq), 0) FROM temp.kr_sess", &n, err);
         if (rc == 0)
-                rc = sess_count(q, b, n, err);
+                rc = sess_count(q, b, n, bytes, err);
         /* A session row deleted since the candidates were read has nothing left to plan. */
         if (rc == 0)
                 rc = sq_exec(q,
@@ -1536,7 +1545,7 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         if (rc < 0)
                 goto out;
         if (whole) {
-                rc = plan_sessions_whole(q, &b, &res, err);
+                rc = plan_sessions_whole(q, &b, p->dry_run, &res, err);
                 if (rc < 0)
                         goto out;
                 q->cur_rule_age_jd = b.age;

@@ -116,6 +116,8 @@ struct store_rule_params {
         int64_t deadline_mono_ms; /* stop planning with -ETIMEDOUT after this; 0 = none */
         const volatile int *stop; /* stop planning with -ECANCELED once *stop != 0; may be NULL */
         int64_t read_budget_ms;   /* target duration of each read statement */
+        bool dry_run;             /* the plan is all the run does: count bytes too (else a store
+                                     may leave them at 0 where its deletes measure them) */
 };
 
 struct store_count {

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -287,11 +288,95 @@ static void test_whole_sessions_dry_run_matches(void **state)
         assert_true(kdb_intact(f->k));
 }
 
+/* Is the database file mapped into this process? */
+static bool db_mapped(struct fx *f)
+{
+        char line[4096];
+        bool found = false;
+        FILE *maps = fopen("/proc/self/maps", "re");
+
+        assert_non_null(maps);
+        while (!found && fgets(line, sizeof(line), maps))
+                found = strstr(line, kdb_path(f->k)) != NULL && !strstr(line, "-journal");
+        (void)fclose(maps);
+        return found;
+}
+
+static bool journal_exists(struct fx *f)
+{
+        char path[4096];
+
+        (void)snprintf(path, sizeof(path), "%s-journal", kdb_path(f->k));
+        return access(path, F_OK) == 0;
+}
+
+/*
+ * A run reads through a memory map while nobody else writes, and keeps its rollback journal
+ * between batches; both end with the run (store_release() between runs, store_close()): no
+ * journal file is left on the volume and no database page in our resident set. A WAL database
+ * stays in WAL mode.
+ */
+static void test_run_settings_end_with_run(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        prune_case_session(f->k, "older", "u", 50 * DAY_MS);
+        prune_case_session(f->k, "oldest", "u", 60 * DAY_MS);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 3);
+        assert_true(db_mapped(f));
+        b = batch(s, 8);
+        assert_int_equal(b.rows, 8);
+        assert_false(b.done);
+        /* Kept between the run's transactions, with nothing in it (not a hot journal). */
+        assert_true(journal_exists(f));
+        assert_true(db_mapped(f));
+        /* kagent commits: the next batch reads without the map. */
+        prune_case_session(f->k, "new", "u", DAY_MS);
+        b = batch(s, 8);
+        assert_int_equal(b.rows, 8);
+        assert_false(db_mapped(f));
+        assert_true(journal_exists(f));
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 2);
+        store_release(s);
+        assert_false(journal_exists(f));
+        assert_false(db_mapped(f));
+
+        /* The next run, ended by closing the store. */
+        store_close(s);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 1);
+        b = batch(s, 100);
+        assert_int_equal(b.rows, 8);
+        store_close(s);
+        assert_false(journal_exists(f));
+        assert_false(db_mapped(f));
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 1);
+
+        /* WAL is the database's own mode: a run never changes it. */
+        kdb_exec(f->k, "PRAGMA journal_mode=WAL");
+        prune_case_session(f->k, "wal", "u", 40 * DAY_MS);
+        s = plan_sessions(f, &plan);
+        b = batch(s, 100);
+        assert_int_equal(b.rows, 8);
+        store_release(s);
+        store_close(s);
+        assert_false(journal_exists(f));
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM pragma_journal_mode WHERE "
+                                       "journal_mode = 'wal'"),
+                         1);
+        assert_true(kdb_intact(f->k));
+}
+
 int main(void)
 {
         static enum kdb_backend sqlite = KDB_SQLITE;
         struct CMUnitTest tests[32];
-        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 6);
+        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 7);
 
         static const struct {
                 const char *name;
@@ -303,6 +388,7 @@ int main(void)
                 { "event_after_plan_keeps_session/sqlite", test_event_after_plan_keeps_session },
                 { "shared_tasks_stay_claimed/sqlite", test_shared_tasks_stay_claimed },
                 { "whole_sessions_dry_run_matches/sqlite", test_whole_sessions_dry_run_matches },
+                { "run_settings_end_with_run/sqlite", test_run_settings_end_with_run },
         };
 
         for (size_t i = 0; i < sizeof(own) / sizeof(own[0]) && n < sizeof(tests) / sizeof(tests[0]);
