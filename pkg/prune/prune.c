@@ -21,7 +21,6 @@
 
 #define BATCH_INITIAL    200
 #define BUSY_RETRIES_MAX 20
-#define WRITER_RECENT_MS 2000 /* a foreign commit within this keeps the full pause */
 #define READ_BUDGET_MS   20
 #define PACE_SLICE_MS    2 /* while kagent writes: look for its commit this often */
 /*
@@ -157,7 +156,7 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
         int64_t target_us = e->p->batch_max_lock_ms * 1000 / 2;
         int64_t next;
 
-        if (e->sqlite && clock_mono_ms() - e->last_foreign_ms <= WRITER_RECENT_MS &&
+        if (e->sqlite && clock_mono_ms() - e->last_foreign_ms <= STORE_WRITERS_RECENT_MS &&
             target_us > WRITER_TXN_TARGET_US)
                 target_us = WRITER_TXN_TARGET_US;
 
@@ -179,8 +178,8 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
 
 /*
  * Give kagent's writers the SQLite database lock. While they are active (a foreign commit within
- * WRITER_RECENT_MS) the pause ends as soon as one of them has committed (it was waiting for our
- * transaction and is through), else after batch.pause; while nobody writes, it is short (a
+ * STORE_WRITERS_RECENT_MS) the pause ends as soon as one of them has committed (it was waiting for
+ * our transaction and is through), else after batch.pause; while nobody writes, it is short (a
  * writer may be asleep in its busy handler). PostgreSQL writers never wait for a lock of ours
  * (only for rows, and a batch holds just those of idle sessions): no pause there, and its store
  * sees the foreign commits itself (see store_others_wrote()).
@@ -194,7 +193,7 @@ static void pace(struct engine *e, const struct store_batch_result *b)
                 e->last_foreign_ms = t0;
         if (!e->sqlite)
                 return;
-        if (t0 - e->last_foreign_ms > WRITER_RECENT_MS) {
+        if (t0 - e->last_foreign_ms > STORE_WRITERS_RECENT_MS) {
                 /*
                  * Leave the lock free for a quarter of the time we held it, so a sleeping
                  * writer's retries find it free with high probability and it gets through.
@@ -386,7 +385,7 @@ static int engine_begin(struct engine *e, struct store *s, const struct prune_op
         e->r = out;
         e->batch = e->p->batch_max_rows < BATCH_INITIAL ? e->p->batch_max_rows : BATCH_INITIAL;
         e->deadline_ms = t0 + e->p->run_timeout_ms;
-        e->last_foreign_ms = t0 - 10 * (int64_t)WRITER_RECENT_MS;
+        e->last_foreign_ms = t0 - 10 * (int64_t)STORE_WRITERS_RECENT_MS;
         e->sqlite = store_info(s)->type == STORE_SQLITE;
         e->t0_ms = t0;
         out->start_wall_ms = clock_wall_ms();

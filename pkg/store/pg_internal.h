@@ -24,13 +24,8 @@
  * session by session with FOR UPDATE SKIP LOCKED, where a held row keeps its session.
  */
 #define PG_FAST_LOCK_TIMEOUT_MS 20
-/*
- * While others committed within this long (kagent writes), our batches commit with
- * synchronous_commit on: see pg_begin_sql().
- */
-#define PG_WRITER_RECENT_MS  2000
-#define PG_CONNECT_TIMEOUT_S "10"   /* libpq connect_timeout default */
-#define PG_VACUUM_TIMEOUT_MS 600000 /* 10 minutes: one VACUUM of one table */
+#define PG_CONNECT_TIMEOUT_S    "10"   /* libpq connect_timeout default */
+#define PG_VACUUM_TIMEOUT_MS    600000 /* 10 minutes: one VACUUM of one table */
 
 /*
  * The advisory lock that lets one pruner at a time delete (pg_try_advisory_lock, session level,

@@ -283,7 +283,7 @@ int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *wh
 const char *pg_begin_sql(const struct pgs *q)
 {
         if (q->sync_off && q->foreign_ms > 0 &&
-            clock_mono_ms() - q->foreign_ms <= PG_WRITER_RECENT_MS)
+            clock_mono_ms() - q->foreign_ms <= STORE_WRITERS_RECENT_MS)
                 return "BEGIN; SET LOCAL synchronous_commit = on";
         return "BEGIN";
 }

@@ -192,6 +192,9 @@ int store_plan_discard(struct store *s, struct errbuf *err);
  */
 bool store_others_wrote(struct store *s);
 
+/* kagent counts as writing while another connection committed within this long. */
+#define STORE_WRITERS_RECENT_MS 2000
+
 enum store_reclaim_mode {
         STORE_RECLAIM_AUTO = 0,    /* incremental_vacuum where enabled; VACUUM only with room */
         STORE_RECLAIM_INCREMENTAL, /* also convert to auto_vacuum=INCREMENTAL once, with room */
