@@ -24,8 +24,10 @@
  * session by session with FOR UPDATE SKIP LOCKED, where a held row keeps its session.
  */
 #define PG_FAST_LOCK_TIMEOUT_MS 20
-#define PG_CONNECT_TIMEOUT_S    "10"   /* libpq connect_timeout default */
-#define PG_VACUUM_TIMEOUT_MS    600000 /* 10 minutes: one VACUUM of one table */
+/* kr_sess rows read ahead by the batches of whole sessions. */
+#define PG_SESS_AHEAD        2048
+#define PG_CONNECT_TIMEOUT_S "10"   /* libpq connect_timeout default */
+#define PG_VACUUM_TIMEOUT_MS 600000 /* 10 minutes: one VACUUM of one table */
 
 /*
  * The advisory lock that lets one pruner at a time delete (pg_try_advisory_lock, session level,
@@ -88,6 +90,18 @@ struct pgs {
         int64_t own_xids;        /* transaction ids this connection used since then */
         int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
         bool sync_off;           /* synchronous_commit is off on this connection */
+        /*
+         * (seq, rows) of the next kr_sess rows, read ahead so that each batch's sessions are
+         * chosen here rather than by a window over kr_sess in every batch; valid while
+         * sc_gen == sess_gen (each per-session plan bumps sess_gen).
+         */
+        bool sc_end; /* the read reached the end of kr_sess */
+        uint64_t sess_gen;
+        uint64_t sc_gen;
+        int sc_n;
+        int sc_pos;
+        int64_t sc_seq[PG_SESS_AHEAD];
+        int64_t sc_rows[PG_SESS_AHEAD];
 };
 
 static inline struct pgs *pg_of(struct store *s)

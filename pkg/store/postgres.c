@@ -172,6 +172,7 @@ static void conn_lost(struct pgs *q)
         q->act_ready = false;
         q->sess_pending = false;
         q->sess_prepared = false;
+        q->sess_gen++;
 }
 
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what)
@@ -1046,6 +1047,7 @@ static int pgs_run_begin(struct store *s, struct errbuf *err)
         q->seq_max = 0;
         q->unit_max = 0;
         q->sess_pending = false;
+        q->sess_gen++;
         q->sess_cursor = 0;
         q->sess_slow_until = 0;
         pg_xid_baseline(q);
@@ -1071,6 +1073,7 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
                 return 0;
         pg_note_own_xid(q);
         q->sess_pending = false;
+        q->sess_gen++;
         return pg_exec(q, "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_sess", NULL, NULL,
                        err, "discard");
 }

@@ -166,6 +166,29 @@ static int active_expr(const struct pgs *q, struct buf *b)
         return rc ? -EMSGSIZE : 0;
 }
 
+/*
+ * active_expr for a session key k that is one session row we hold locked (k.sid, k.uid, never
+ * anyuser), whose own times the caller checks from the locked row: its events, checkpoints and
+ * CrewAI rows and the tasks of the id, each looked at once.
+ */
+static int sess_active_expr(const struct pgs *q, struct buf *b)
+{
+        int rc = 0;
+
+        rc |= buf_append_str(b, "(false");
+        rc |= thread_activity(q, b, "k.sid", "k.uid");
+        rc |= buf_append_str(b, ")");
+        if (q->t[STORE_T_TASK].present)
+                rc |= buf_printf(b,
+                                 " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
+                                 "t.updated_at > $3%s OFFSET 0)",
+                                 q->t[STORE_T_TASK].qname,
+                                 q->task_has_user_id ? " AND (t.user_id IS NULL OR "
+                                                       "t.user_id = k.uid)"
+                                                     : "");
+        return rc ? -EMSGSIZE : 0;
+}
+
 /* Lock the batch's sessions, re-check their activity; drop the keys that are busy or active. */
 static int recheck_sessions(struct pgs *q, int64_t lo, int64_t hi, int64_t *skipped,
                             struct errbuf *err)
@@ -584,15 +607,6 @@ static int batch_body(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_
 
 /* ---- batches of whole sessions (the sessions rule's per-session plan) ------------------ */
 
-/*
- * The next planned sessions after $1 whose planned rows add up to at most $2 (none when the
- * first alone has more: it goes through the fallback, a part per transaction).
- */
-#define SESS_BATCH                                                                                 \
-        "SELECT y.seq, y.sid, y.uid FROM (SELECT k.seq, k.sid, k.uid, sum(k.rows) OVER (ORDER BY " \
-        "k.seq) AS cum FROM (SELECT seq, sid, uid, rows FROM pg_temp.kr_sess WHERE "               \
-        "seq > $1::bigint ORDER BY seq LIMIT $2::bigint) k) y WHERE y.cum <= $2::bigint"
-
 /* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
 static int sess_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
 {
@@ -629,17 +643,20 @@ static bool sess_child(const struct pgs *q, int t)
 static int sess_delete_sql(const struct pgs *q, struct buf *b)
 {
         const char *sess = q->t[STORE_T_SESSION].qname;
+        /* Before PostgreSQL 12 every CTE is materialized, and the keyword does not exist. */
+        const char *mat = q->server_version >= 120000 ? " MATERIALIZED" : "";
         int rc = 0;
 
         rc |= buf_printf(b,
-                         "WITH b AS MATERIALIZED (" SESS_BATCH "), l AS MATERIALIZED (SELECT "
-                         "s.id AS sid, s.user_id AS uid, false AS anyuser, s.updated_at AS upd, "
-                         "s.created_at AS crt FROM %s s JOIN b ON s.id = b.sid AND "
-                         "s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED), ok AS MATERIALIZED "
-                         "(SELECT k.sid AS id, k.uid AS user_id FROM l k WHERE NOT "
-                         "(coalesce(k.upd >= $3, false) OR coalesce(k.crt >= $3, false) OR ",
-                         sess);
-        rc |= active_expr(q, b);
+                         "WITH b AS%s (SELECT seq, sid, uid FROM pg_temp.kr_sess WHERE seq > "
+                         "$1::bigint AND seq <= $4::bigint), l AS%s (SELECT x.* FROM b, LATERAL "
+                         "(SELECT s.id AS sid, s.user_id AS uid, false AS anyuser, s.updated_at "
+                         "AS upd, s.created_at AS crt FROM %s s WHERE s.id = b.sid AND "
+                         "s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x), ok AS%s (SELECT "
+                         "k.sid AS id, k.uid AS user_id FROM l k WHERE NOT (coalesce(k.upd >= "
+                         "$3, false) OR coalesce(k.crt >= $3, false) OR ",
+                         mat, mat, sess, mat);
+        rc |= sess_active_expr(q, b);
         rc |= buf_append_str(b, "))");
         for (int t = 0; t < STORE_T_COUNT; t++) {
                 if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
@@ -650,9 +667,9 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b)
         }
         if (q->t[STORE_T_TASK].present) {
                 rc |= buf_printf(b,
-                                 ", tk AS MATERIALIZED (SELECT DISTINCT t.id FROM %s t JOIN ok ON "
+                                 ", tk AS%s (SELECT DISTINCT t.id FROM %s t JOIN ok ON "
                                  "t.session_id = ok.id WHERE ",
-                                 q->t[STORE_T_TASK].qname);
+                                 mat, q->t[STORE_T_TASK].qname);
                 rc |= sess_task_owned(q, b, "t", "ok.id", "ok.user_id",
                                       "NOT EXISTS (SELECT 1 FROM ok o2 WHERE o2.id = o.id AND "
                                       "o2.user_id = o.user_id)");
@@ -694,8 +711,9 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b)
 static int sess_prepare(struct pgs *q, struct errbuf *err)
 {
         static const char lock_sql[] =
-                "SELECT count(*) FROM (SELECT 1 FROM %s s JOIN (" SESS_BATCH ") b ON "
-                "s.id = b.sid AND s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x";
+                "SELECT count(*) FROM pg_temp.kr_sess b, LATERAL (SELECT 1 FROM %s s WHERE "
+                "s.id = b.sid AND s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x WHERE "
+                "b.seq > $1::bigint AND b.seq <= $2::bigint";
         struct buf sql;
         PGresult *res = NULL;
         int rc = 0;
@@ -723,6 +741,70 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
         return rc;
 }
 
+/*
+ * The next batch of whole sessions: the last seq of the longest run of planned sessions after
+ * sess_cursor whose planned rows add up to at most max_rows (0: none, the first alone has more:
+ * it goes through the fallback, a part per transaction). Chosen from (seq, rows) read ahead
+ * about once per PG_SESS_AHEAD / 2 sessions; a batch never reaches past what was read.
+ */
+static int sess_hi(struct pgs *q, int64_t max_rows, int64_t *hi, struct errbuf *err)
+{
+        int64_t need = max_rows < PG_SESS_AHEAD / 2 ? max_rows : PG_SESS_AHEAD / 2;
+        int64_t cum = 0;
+
+        if (q->sc_gen == q->sess_gen)
+                while (q->sc_pos < q->sc_n && q->sc_seq[q->sc_pos] <= q->sess_cursor)
+                        q->sc_pos++;
+        if (q->sc_gen != q->sess_gen || (!q->sc_end && q->sc_n - q->sc_pos < need)) {
+                struct pg_params p;
+                PGresult *res = NULL;
+                int rc;
+
+                pg_params_init(&p);
+                pg_param_i64(&p, q->sess_cursor);
+                pg_param_i64(&p, PG_SESS_AHEAD);
+                rc = pg_exec(q,
+                             "SELECT seq, rows FROM pg_temp.kr_sess WHERE seq > $1::bigint "
+                             "ORDER BY seq LIMIT $2::bigint",
+                             &p, &res, err, "batch");
+                if (rc < 0)
+                        return rc;
+                q->sc_n = 0;
+                q->sc_pos = 0;
+                for (int i = 0; i < PQntuples(res) && i < PG_SESS_AHEAD; i++) {
+                        if (str_to_i64(PQgetvalue(res, i, 0), &q->sc_seq[i]) < 0 ||
+                            str_to_i64(PQgetvalue(res, i, 1), &q->sc_rows[i]) < 0) {
+                                PQclear(res);
+                                q->sc_gen = q->sess_gen - 1;
+                                return errbuf_set(err, -EPROTO,
+                                                  "postgres delete: unexpected result");
+                        }
+                        q->sc_n = i + 1;
+                }
+                q->sc_end = PQntuples(res) < PG_SESS_AHEAD;
+                q->sc_gen = q->sess_gen;
+                PQclear(res);
+        }
+        *hi = 0;
+        for (int i = q->sc_pos; i < q->sc_n && i - q->sc_pos < max_rows; i++) {
+                cum += q->sc_rows[i];
+                if (cum > max_rows)
+                        break;
+                *hi = q->sc_seq[i];
+        }
+        return 0;
+}
+
+/* Whether a planned session follows sess_cursor, from what was read ahead; -1: not known. */
+static int sess_more(const struct pgs *q)
+{
+        if (q->sc_gen != q->sess_gen || q->sc_n == 0)
+                return -1;
+        if (q->sc_seq[q->sc_n - 1] > q->sess_cursor)
+                return 1;
+        return q->sc_end ? 0 : -1;
+}
+
 /* "(SQLSTATE)" in the message: the fast path gives way to the fallback. */
 static bool failed_with(const struct errbuf *err, const char *state)
 {
@@ -739,8 +821,9 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
         struct store_batch_result res;
         struct pg_params p;
         PGresult *r = NULL;
-        char begin[128];
+        char begin[256];
         int64_t hi = 0;
+        int64_t batch_hi;
         int64_t nb = 0;
         int64_t nok = 0;
         int64_t t0;
@@ -750,17 +833,32 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
         rc = sess_prepare(q, err);
         if (rc < 0)
                 return rc;
-        (void)snprintf(begin, sizeof(begin), "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'",
-                       pg_begin_sql(q),
-                       q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS);
+        /*
+         * A generic plan for kr_sdel (PostgreSQL 12+): replanning its two dozen subplans for
+         * every batch costs about 1 ms a batch; its joins are lateral or driven by the few
+         * locked sessions, whatever the parameters.
+         */
+        (void)snprintf(
+                begin, sizeof(begin), "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'%s",
+                pg_begin_sql(q), q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS,
+                q->server_version >= 120000 ? "; SET LOCAL plan_cache_mode = force_generic_plan"
+                                            : "");
+        rc = sess_hi(q, max_rows, &hi, err);
+        if (rc < 0)
+                return rc;
         pg_params_init(&p);
         pg_param_i64(&p, q->sess_cursor);
-        pg_param_i64(&p, max_rows);
+        pg_param_i64(&p, hi);
         t0 = clock_mono_ns();
         rc = pg_script(q, begin, err, "begin");
         if (rc == 0)
                 rc = pg_exec_prepared(q, "kr_slock", &p, NULL, err, "lock sessions");
+        pg_params_init(&p);
+        pg_param_i64(&p, q->sess_cursor);
+        pg_param_i64(&p, max_rows);
         pg_param_ts(&p, q->recheck_cut_ms);
+        pg_param_i64(&p, hi);
+        batch_hi = hi;
         if (rc == 0)
                 rc = pg_exec_prepared(q, "kr_sdel", &p, &r, err, "delete");
         if (rc == 0) {
@@ -787,11 +885,7 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
                 /* A held row or more rows than planned: session by session, with SKIP LOCKED. */
                 log_debug("batch of sessions gives way to the fallback",
                           LOG_STR("error", err->msg));
-                p.n = 2; /* without the cutoff */
-                rc = pg_int(q, "SELECT coalesce(max(seq), 0) FROM (" SESS_BATCH ") b", &p, &hi, err,
-                            "batch");
-                if (rc < 0)
-                        return rc;
+                hi = batch_hi; /* the sessions of the batch that gave way */
                 q->sess_slow_until = hi > q->sess_cursor ? hi : q->sess_cursor + 1;
                 errbuf_clear(err);
                 out->txn_us = (clock_mono_ns() - t0) / 1000;
@@ -1036,13 +1130,17 @@ static int sess_batch(struct pgs *q, int64_t max_rows, struct store_batch_result
         }
         if (rc < 0)
                 return rc;
-        pg_params_init(&p);
-        pg_param_i64(&p, q->sess_cursor);
-        rc = pg_int(q,
-                    "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_sess WHERE seq > $1 LIMIT 1) m",
-                    &p, &more, err, "batch");
-        if (rc < 0)
-                return rc;
+        more = sess_more(q);
+        if (more < 0) {
+                pg_params_init(&p);
+                pg_param_i64(&p, q->sess_cursor);
+                rc = pg_int(q,
+                            "SELECT count(*) FROM (SELECT 1 FROM pg_temp.kr_sess WHERE seq > $1 "
+                            "LIMIT 1) m",
+                            &p, &more, err, "batch");
+                if (rc < 0)
+                        return rc;
+        }
         out->done = more == 0;
         if (out->done)
                 q->sess_pending = false;

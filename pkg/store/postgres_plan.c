@@ -1533,6 +1533,7 @@ int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
         if (rc < 0)
                 return rc;
         q->sess_pending = n > 0;
+        q->sess_gen++; /* kr_sess is new: what the batches read ahead is stale */
         q->sess_cursor = 0;
         q->sess_slow_until = 0;
         return 0;
@@ -1568,8 +1569,10 @@ int pg_sessions_materialize(struct pgs *q, struct errbuf *err)
         round_cleanup(&r);
         if (rc == 0)
                 rc = pg_exec(q, "TRUNCATE pg_temp.kr_sess", NULL, NULL, err, "plan");
-        if (rc == 0)
+        if (rc == 0) {
                 q->sess_pending = false;
+                q->sess_gen++;
+        }
         return rc;
 }
 
