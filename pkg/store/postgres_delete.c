@@ -134,6 +134,27 @@ static int thread_activity(const struct pgs *q, struct buf *b, const char *sid, 
 }
 
 /*
+ * " OR EXISTS (...)" for a task of k's session id updated after $3 that belongs to k: where tasks
+ * have an owner, k's user's, an ownerless one, or (when 'anyuser' holds, an SQL condition ending
+ * in " OR ") any.
+ */
+static int task_activity(const struct pgs *q, struct buf *b, const char *anyuser)
+{
+        if (!q->t[STORE_T_TASK].present)
+                return 0;
+        if (!q->task_has_user_id)
+                return buf_printf(b,
+                                  " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
+                                  "t.updated_at > $3 OFFSET 0)",
+                                  q->t[STORE_T_TASK].qname);
+        return buf_printf(b,
+                          " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
+                          "t.updated_at > $3 AND (%st.user_id IS NULL OR t.user_id = k.uid) "
+                          "OFFSET 0)",
+                          q->t[STORE_T_TASK].qname, anyuser);
+}
+
+/*
  * Activity of a session key k after $3 (each EXISTS an index probe: OFFSET 0 keeps the planner
  * from hashing a whole table for it): each of its session rows (one, or every row of the id
  * for a key of every user) with its own times, events, checkpoints and CrewAI rows; the rows of
@@ -155,14 +176,7 @@ static int active_expr(const struct pgs *q, struct buf *b)
         rc |= buf_append_str(b, "(NOT k.anyuser AND (false");
         rc |= thread_activity(q, b, "k.sid", "k.uid");
         rc |= buf_append_str(b, "))");
-        if (q->t[STORE_T_TASK].present)
-                rc |= buf_printf(b,
-                                 " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
-                                 "t.updated_at > $3%s OFFSET 0)",
-                                 q->t[STORE_T_TASK].qname,
-                                 q->task_has_user_id ? " AND (k.anyuser OR t.user_id IS NULL OR "
-                                                       "t.user_id = k.uid)"
-                                                     : "");
+        rc |= task_activity(q, b, "k.anyuser OR ");
         return rc ? -EMSGSIZE : 0;
 }
 
@@ -178,14 +192,7 @@ static int sess_active_expr(const struct pgs *q, struct buf *b)
         rc |= buf_append_str(b, "(false");
         rc |= thread_activity(q, b, "k.sid", "k.uid");
         rc |= buf_append_str(b, ")");
-        if (q->t[STORE_T_TASK].present)
-                rc |= buf_printf(b,
-                                 " OR EXISTS (SELECT 1 FROM %s t WHERE t.session_id = k.sid AND "
-                                 "t.updated_at > $3%s OFFSET 0)",
-                                 q->t[STORE_T_TASK].qname,
-                                 q->task_has_user_id ? " AND (t.user_id IS NULL OR "
-                                                       "t.user_id = k.uid)"
-                                                     : "");
+        rc |= task_activity(q, b, "");
         return rc ? -EMSGSIZE : 0;
 }
 
