@@ -30,6 +30,13 @@
  * 25 ms ones only by 33 ms. While kagent writes, SQLite batches aim at this.
  */
 #define WRITER_TXN_TARGET_US 15000
+/*
+ * A kagent commit on PostgreSQL flushes the WAL that our running batch has written so far (it
+ * comes first in the log): while kagent writes, PostgreSQL batches stay this small, so that
+ * WAL stays short (~0.5 MB here; 1,000-row batches put kagent's p99 at 24-34 ms, these at
+ * 14-17 ms, measured side by side).
+ */
+#define PG_WRITER_BATCH_MAX 250
 
 const char *prune_outcome_name(enum prune_outcome o)
 {
@@ -148,16 +155,16 @@ static bool should_stop(struct engine *e)
 }
 
 /*
- * Next batch size from the last one: aim at half the lock budget, and on SQLite while kagent is
- * writing at most WRITER_TXN_TARGET_US.
+ * Next batch size from the last one: aim at half the lock budget; while kagent is writing, on
+ * SQLite at most WRITER_TXN_TARGET_US, on PostgreSQL at most PG_WRITER_BATCH_MAX rows.
  */
 static void adapt_batch(struct engine *e, const struct store_batch_result *b)
 {
         int64_t target_us = e->p->batch_max_lock_ms * 1000 / 2;
+        bool writing = clock_mono_ms() - e->last_foreign_ms <= STORE_WRITERS_RECENT_MS;
         int64_t next;
 
-        if (e->sqlite && clock_mono_ms() - e->last_foreign_ms <= STORE_WRITERS_RECENT_MS &&
-            target_us > WRITER_TXN_TARGET_US)
+        if (e->sqlite && writing && target_us > WRITER_TXN_TARGET_US)
                 target_us = WRITER_TXN_TARGET_US;
 
         if (b->rows <= 0 || b->txn_us <= 0) {
@@ -173,6 +180,8 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
                 next = 1;
         if (next > e->p->batch_max_rows)
                 next = e->p->batch_max_rows;
+        if (!e->sqlite && writing && next > PG_WRITER_BATCH_MAX)
+                next = PG_WRITER_BATCH_MAX;
         e->batch = next;
 }
 

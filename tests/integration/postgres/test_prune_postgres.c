@@ -679,6 +679,55 @@ static void test_others_wrote(void **state)
         store_close(s);
 }
 
+/* kagent writes from the third batch on; the largest batch from the fifth on is recorded. */
+struct writes_during {
+        struct fx *f;
+        int batches;
+        int64_t max_late;
+};
+
+static void write_from_third_batch(const struct store_batch_result *b, void *userdata)
+{
+        struct writes_during *w = userdata;
+
+        if (w->batches >= 4 && b->rows > w->max_late)
+                w->max_late = b->rows;
+        if (++w->batches >= 3)
+                kdb_exec(w->f->k, "INSERT INTO feedback(user_id, feedback_text) VALUES ('u', 'x')");
+}
+
+static void add_idle_sessions(struct fx *f, int n, int events);
+
+/*
+ * While kagent writes, PostgreSQL batches stay at 250 rows or fewer (a kagent commit flushes
+ * the WAL our running batch wrote), though the lock budget would let them grow to maxRows.
+ */
+static void test_small_batches_while_kagent_writes(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct writes_during w = { .f = f };
+        struct prune_result r;
+        struct errbuf err;
+
+        add_idle_sessions(f, 300, 15);
+        f->p.session_expire_ms = 30 * DAY_MS;
+        f->p.batch_max_rows = 1000;
+        f->p.batch_max_lock_ms = 10000;
+        o.on_batch = write_from_third_batch;
+        o.on_batch_userdata = &w;
+        errbuf_clear(&err);
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(r.rows, 300 * 16);
+        assert_true(w.batches > 10);
+        assert_true(w.max_late > 0);
+        assert_true(w.max_late <= 250);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        store_close(s);
+}
+
 /* ---- read-only, measure, check, reclaim, messages ------------------------------------ */
 
 static void test_read_only(void **state)
@@ -857,6 +906,7 @@ int main(void)
                 PG_TEST(test_connection_lost_mid_run, gorm),
                 PG_TEST(test_reconnect_mid_run, migrate),
                 PG_TEST(test_others_wrote, migrate),
+                PG_TEST(test_small_batches_while_kagent_writes, migrate),
                 PG_TEST(test_read_only, migrate),
                 PG_TEST(test_measure, migrate),
                 PG_TEST(test_reclaim, migrate),
