@@ -323,7 +323,7 @@ static int open_db(struct sq *q, struct errbuf *err)
  * Settings for the length of a run. While nobody else writes, reads go through a memory map:
  * planning and deleting read the same pages again and again, and each read through the page
  * cache copied a whole page (a third of the run's time on a 400 MB file). Once another
- * connection commits, the map goes (sq_run_watch()): SQLite drops the whole map at each foreign
+ * connection commits, the map goes (sq_poll_writers()): SQLite drops the whole map at each foreign
  * commit, and faulting the pages in again cost more than the copies saved. A rollback journal
  * is kept between the run's transactions (journal_mode=PERSIST, only where kagent's DELETE mode
  * is set): each batch writes over the last one's journal instead of creating, growing and
@@ -333,13 +333,19 @@ static int open_db(struct sq *q, struct errbuf *err)
  */
 #define SQ_RUN_MMAP_BYTES "1073741824"
 
-void sq_run_watch(struct sq *q)
+void sq_poll_writers(struct sq *q)
 {
         int64_t v = 0;
 
-        if (!q->run_mmap || sq_int(q, "PRAGMA data_version", &v, NULL) < 0 || v == q->tune_version)
+        if (!q->db || sq_int(q, "PRAGMA data_version", &v, NULL) < 0) {
+                q->foreign_pending = true; /* cannot tell: pacing stays on */
                 return;
-        if (sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0) {
+        }
+        if (v == q->data_version)
+                return;
+        q->data_version = v;
+        q->foreign_pending = true;
+        if (q->run_mmap && sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0) {
                 q->run_mmap = false;
                 log_debug("sqlite: another connection writes; reading without the memory map");
         }
@@ -352,8 +358,8 @@ static void sq_run_tune(struct sq *q)
         if (!q->db || q->read_only || q->run_tuned)
                 return;
         q->run_tuned = true;
-        q->run_mmap = sq_int(q, "PRAGMA data_version", &q->tune_version, NULL) == 0 &&
-                      sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0;
+        sq_poll_writers(q); /* commits from before the run do not end its map */
+        q->run_mmap = sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0;
         if (sq_text(q, "PRAGMA journal_mode", mode, sizeof(mode), NULL) == 0 &&
             strcmp(mode, "delete") == 0 &&
             sq_text(q, "PRAGMA journal_mode=PERSIST", mode, sizeof(mode), NULL) == 0)
@@ -728,13 +734,11 @@ static int sq_plan_discard(struct store *s, struct errbuf *err)
 static bool sq_others_wrote(struct store *s)
 {
         struct sq *q = sq_of(s);
-        int64_t v = 0;
         bool changed;
 
-        if (!q->db || sq_int(q, "PRAGMA data_version", &v, NULL) < 0)
-                return true;
-        changed = v != q->data_version;
-        q->data_version = v;
+        sq_poll_writers(q);
+        changed = q->foreign_pending;
+        q->foreign_pending = false;
         return changed;
 }
 

@@ -854,7 +854,7 @@ int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         rc = recheck_prepare(q, err);
         if (rc < 0)
                 return rc;
-        sq_run_watch(q);
+        sq_poll_writers(q);
         if (q->sess_pending)
                 return sq_delete_sessions(q, max_rows, out, err);
         (void)snprintf(sql, sizeof(sql),

@@ -33,7 +33,7 @@ struct sq {
         bool has_dbstat;
         bool run_tuned;       /* the run settings are on (sq_run_tune()) */
         bool run_mmap;        /* reads go through the memory map */
-        int64_t tune_version; /* data_version when the run began */
+        bool foreign_pending; /* another connection committed since sq_others_wrote() looked */
         bool journal_persist; /* we switched journal_mode DELETE -> PERSIST for the run */
 
         /* Run state. */
@@ -79,8 +79,11 @@ static inline double sq_jd(int64_t ms)
         return (double)ms / 86400000.0 + 2440587.5;
 }
 
-/* Stop reading through the memory map once another connection has committed (sqlite.c). */
-void sq_run_watch(struct sq *q);
+/*
+ * Look at PRAGMA data_version (sqlite.c): another connection's commit is kept for the pacing
+ * signal and ends the run's memory map.
+ */
+void sq_poll_writers(struct sq *q);
 
 /* Planning (sqlite_plan.c). */
 int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,

@@ -134,7 +134,7 @@ static int run(struct sq *q, sqlite3_stmt *st, const struct binds *b, struct err
         int64_t dt;
         int rc;
 
-        sq_run_watch(q);
+        sq_poll_writers(q);
         bind_all(st, b);
         rc = sq_step_done(q, st, err, "plan");
         dt = clock_mono_ms() - t0;
