@@ -33,6 +33,7 @@ struct kube_leader {
         struct kube_lease_clock clock;
         bool leader;
         json_t *observed;         /* the Lease spec last seen, owned; NULL before */
+        json_t *held;             /* the Lease as our last write left it, owned; NULL: re-read */
         int64_t observed_mono_ms; /* when 'observed' last changed, by our clock */
         int64_t renewed_mono_ms;  /* the last successful acquire or renew */
         int64_t next_mono_ms;     /* the next attempt */
@@ -180,6 +181,7 @@ void kube_leader_free(struct kube_leader *le)
         if (!le)
                 return;
         json_decref(le->observed);
+        json_decref(le->held);
         free(le->ns);
         free(le->name);
         free(le->identity);
@@ -233,7 +235,7 @@ static int create_lease(struct kube_leader *le, int64_t now, struct errbuf *err)
                           "spec", spec);
         if (!lease)
                 return errbuf_set(err, -ENOMEM, "out of memory");
-        rc = le->ops.create(le->ops_userdata, lease, NULL, err);
+        rc = le->ops.create(le->ops_userdata, lease, &le->held, err);
         if (rc == 0)
                 observe(le, json_object_get(lease, "spec"), now);
         json_decref(lease);
@@ -242,7 +244,10 @@ static int create_lease(struct kube_leader *le, int64_t now, struct errbuf *err)
         return rc < 0 ? rc : 1;
 }
 
-/* Take over or renew 'lease' (from GET) as ours. 1 on success, -ESTALE when it changed. */
+/*
+ * Take over or renew 'lease' (from GET, or as our last write left it) as ours. 1 on success,
+ * -ESTALE when it changed. What the server answers is kept for the next renewal.
+ */
 static int write_lease(struct kube_leader *le, const json_t *lease, const json_t *spec, bool ours,
                        int64_t now, struct errbuf *err)
 {
@@ -266,7 +271,9 @@ static int write_lease(struct kube_leader *le, const json_t *lease, const json_t
                 json_decref(copy);
                 return errbuf_set(err, -ENOMEM, "out of memory");
         }
-        rc = le->ops.update(le->ops_userdata, copy, NULL, err);
+        json_decref(le->held);
+        le->held = NULL;
+        rc = le->ops.update(le->ops_userdata, copy, &le->held, err);
         if (rc == 0)
                 observe(le, nspec, now);
         json_decref(copy);
@@ -286,6 +293,25 @@ static int try_acquire_or_renew(struct kube_leader *le, int64_t now, struct errb
         bool ours;
         int rc;
 
+        /*
+         * client-go's fast path: a leader renews the Lease as its last write left it, one PUT
+         * with that resourceVersion as the precondition. A conflict (someone else wrote) falls
+         * back to reading it at once; any other failure is this attempt's, and the next one
+         * reads first.
+         */
+        if (le->held && kube_leader_is_leader(le)) {
+                lease = le->held;
+                le->held = NULL;
+                rc = write_lease(le, lease, json_object_get(lease, "spec"), true, now, err);
+                json_decref(lease);
+                lease = NULL;
+                if (rc != -ESTALE)
+                        return rc;
+                log_debug("lease changed since our renewal, re-reading",
+                          LOG_STR("lease", le->name));
+        }
+        json_decref(le->held);
+        le->held = NULL;
         rc = le->ops.get(le->ops_userdata, &lease, err);
         if (rc == -ENOENT)
                 return create_lease(le, now, err);
@@ -365,6 +391,8 @@ int kube_leader_release(struct kube_leader *le, struct errbuf *err)
         if (!le->leader)
                 return 0;
         le->leader = false;
+        json_decref(le->held);
+        le->held = NULL;
         rc = le->ops.get(le->ops_userdata, &lease, err);
         if (rc < 0)
                 goto out;

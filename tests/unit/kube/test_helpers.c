@@ -388,8 +388,9 @@ struct fake_lease_api {
         int64_t rv;
         int fail; /* next calls fail with this while fail_n > 0 */
         int fail_n;
-        bool conflict_next; /* the next write loses a race */
+        int conflicts; /* the next writes that lose a race (409) */
         int calls;
+        int gets;
         int64_t stall_ms; /* each call takes this long on the fake clock */
 };
 
@@ -411,6 +412,7 @@ static int fake_get(void *userdata, json_t **out, struct errbuf *err)
         struct fake_lease_api *api = userdata;
         int rc = fake_fail(api, err);
 
+        api->gets++;
         if (rc < 0)
                 return rc;
         if (!api->lease)
@@ -438,14 +440,15 @@ static int fake_create(void *userdata, const json_t *lease, json_t **out, struct
         struct fake_lease_api *api = userdata;
         int rc = fake_fail(api, err);
 
-        assert_null(out);
         if (rc < 0)
                 return rc;
-        if (api->lease || api->conflict_next) {
-                api->conflict_next = false;
+        if (api->lease || api->conflicts > 0) {
+                api->conflicts -= api->conflicts > 0;
                 return errbuf_set(err, -EEXIST, "already exists");
         }
         store(api, lease);
+        if (out) /* the API answers with the object as stored */
+                *out = json_deep_copy(api->lease);
         return 0;
 }
 
@@ -458,14 +461,15 @@ static int fake_update(void *userdata, const json_t *lease, json_t **out, struct
                 json_object_get(json_object_get(api->lease, "metadata"), "resourceVersion"));
         int rc = fake_fail(api, err);
 
-        assert_null(out);
         if (rc < 0)
                 return rc;
-        if (api->conflict_next || !rv || !cur || strcmp(rv, cur) != 0) {
-                api->conflict_next = false;
+        if (api->conflicts > 0 || !rv || !cur || strcmp(rv, cur) != 0) {
+                api->conflicts -= api->conflicts > 0;
                 return errbuf_set(err, -ESTALE, "conflict");
         }
         store(api, lease);
+        if (out)
+                *out = json_deep_copy(api->lease);
         return 0;
 }
 
@@ -638,7 +642,7 @@ static void test_lease_conflicts(void **state)
         fake_mono_now = 5000000;
         a = new_leader(api, "pod-a_1");
         b = new_leader(api, "pod-b_2");
-        api->conflict_next = true; /* B's create lands first */
+        api->conflicts = 1; /* B's create lands first */
         assert_int_equal(tick(a), 0);
         assert_false(kube_leader_is_leader(a));
         assert_int_equal(tick(b), 1);
@@ -646,28 +650,99 @@ static void test_lease_conflicts(void **state)
         fake_mono_now += 2000;
         assert_int_equal(tick(a), 0);
         fake_mono_now += 16000;
-        api->conflict_next = true;
+        api->conflicts = 1;
         assert_int_equal(tick(a), 0);
         assert_false(kube_leader_is_leader(a));
         /* B, late but still the holder, renews. */
         assert_int_equal(tick(b), 1);
         assert_string_equal(holder(api), "pod-b_2");
-        /* A leader whose renewal conflicts stays leader within the renew deadline, re-reads. */
-        api->conflict_next = true;
+        /* A leader whose renewal conflicts re-reads at once and renews (client-go's slow path). */
+        api->conflicts = 1;
+        fake_mono_now += 2000;
+        assert_int_equal(tick(b), 1);
+        assert_true(kube_leader_is_leader(b));
+        assert_int_equal(api->conflicts, 0);
+        /* Both writes of an attempt conflict: still leader within the renew deadline. */
+        api->conflicts = 2;
         fake_mono_now += 2000;
         assert_int_equal(tick(b), 1);
         assert_true(kube_leader_is_leader(b));
         fake_mono_now += 2000;
         assert_int_equal(tick(b), 1);
-        /* Until the deadline: conflicts for 10 s lose it. */
+        /* Until the deadline: every write conflicting for 10 s loses it. */
         for (int i = 0; i < 5; i++) {
-                api->conflict_next = true;
+                api->conflicts = 2;
                 fake_mono_now += 2000;
                 assert_int_equal(tick(b), i < 4 ? 1 : 0);
         }
         assert_false(kube_leader_is_leader(b));
         kube_leader_free(a);
         kube_leader_free(b);
+        json_decref(api->lease);
+}
+
+/*
+ * A leader renews with one PUT, from what its last write returned (client-go's fast path); it
+ * reads the Lease again only after a conflict or a failure.
+ */
+static void test_lease_fast_renewal(void **state)
+{
+        struct fake_lease_api storage = { 0 };
+        struct fake_lease_api *api = &storage;
+        struct kube_leader *a;
+        int calls;
+
+        (void)state;
+        fake_mono_now = 9000000;
+        a = new_leader(api, "pod-a_1");
+        assert_int_equal(tick(a), 1); /* GET (absent), POST */
+        assert_int_equal(api->calls, 2);
+        assert_int_equal(api->gets, 1);
+        for (int i = 1; i <= 5; i++) {
+                fake_mono_now += 2000;
+                assert_int_equal(tick(a), 1);
+                assert_int_equal(api->calls, 2 + i); /* a PUT each, no GET */
+                assert_int_equal(api->gets, 1);
+                assert_int_equal(api->rv, 1 + i);
+        }
+        assert_string_equal(json_string_value(json_object_get(json_object_get(api->lease, "spec"),
+                                                              "renewTime")),
+                            "2026-01-02T05:34:15.000000Z");
+        assert_int_equal(spec_int(api, "leaseTransitions"), 0);
+        /* Someone else writes the Lease (a label, say): the PUT conflicts, a GET, a PUT. */
+        store(api, api->lease);
+        calls = api->calls;
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), 1);
+        assert_int_equal(api->calls, calls + 3);
+        assert_int_equal(api->gets, 2);
+        assert_string_equal(holder(api), "pod-a_1");
+        /* The next renewal is one PUT again. */
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), 1);
+        assert_int_equal(api->calls, calls + 4);
+        /* A failed PUT is the attempt's failure; the next attempt reads first. */
+        api->fail = -EAGAIN;
+        api->fail_n = 1;
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), -EAGAIN);
+        assert_true(kube_leader_is_leader(a));
+        assert_int_equal(api->calls, calls + 5);
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), 1);
+        assert_int_equal(api->calls, calls + 7);
+        assert_int_equal(api->gets, 3);
+        /* Another holder took it over meanwhile: the PUT conflicts, the GET shows it, lost. */
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), 1);
+        json_object_set_new(json_object_get(api->lease, "spec"), "holderIdentity",
+                            json_string("pod-b_2"));
+        store(api, api->lease);
+        fake_mono_now += 2000;
+        assert_int_equal(tick(a), 0);
+        assert_false(kube_leader_is_leader(a));
+        assert_string_equal(holder(api), "pod-b_2");
+        kube_leader_free(a);
         json_decref(api->lease);
 }
 
@@ -836,6 +911,7 @@ int run_helper_tests(void)
                 cmocka_unit_test(test_event_record),
                 cmocka_unit_test(test_lease_state_machine),
                 cmocka_unit_test(test_lease_conflicts),
+                cmocka_unit_test(test_lease_fast_renewal),
                 cmocka_unit_test(test_lease_config_and_identity),
                 cmocka_unit_test(test_pod_volume),
                 cmocka_unit_test(test_quantity),
