@@ -27,7 +27,7 @@
 #define STATUS_REFRESH_MS 15000 /* measurements in status: at most this often */
 #define STATUS_RETRY_MS   2000
 #define TABLES_IN_STATUS  16
-#define WAIT_MS           200
+#define WAIT_MAX_MS       5000 /* the thread's longest sleep; events, status and stop wake it */
 #define API_VERSION       "kagent.dev/v1alpha1"
 
 static const struct kube_resource policies = { "kagent.dev", "v1alpha1", "retentionpolicies" };
@@ -428,22 +428,24 @@ static void write_status(struct kubesync *ks)
 
         if (!ks->have_object || (ks->leader && !kube_leader_is_leader(ks->leader)))
                 return;
+        (void)pthread_mutex_lock(&ks->mu);
+        urgent = ks->snapshot_urgent;
+        have = ks->have_snapshot;
+        (void)pthread_mutex_unlock(&ks->mu);
+        if (!have || (!urgent && ks->last_status && now - ks->last_write_ms < STATUS_REFRESH_MS) ||
+            (!urgent && now - ks->last_write_ms < STATUS_RETRY_MS))
+                return;
+        ks->last_write_ms = now; /* an attempt, whatever becomes of it: wait_ms counts on it */
         st = malloc(sizeof(*st));
         if (!st)
                 return;
         (void)pthread_mutex_lock(&ks->mu);
         urgent = ks->snapshot_urgent;
-        have = ks->have_snapshot;
-        if (have)
-                *st = ks->snap;
+        *st = ks->snap; /* a snapshot, once there, is only ever replaced */
         (void)pthread_mutex_unlock(&ks->mu);
-        if (!have || (!urgent && ks->last_status && now - ks->last_write_ms < STATUS_REFRESH_MS) ||
-            (!urgent && now - ks->last_write_ms < STATUS_RETRY_MS))
-                goto out;
         patch = status_patch(ks, st);
         if (!patch)
                 goto out;
-        ks->last_write_ms = now;
         if (ks->last_status && json_equal(patch, ks->last_status) && !urgent)
                 goto out;
         errbuf_clear(&err);
@@ -523,6 +525,38 @@ static void leader_tick(struct kubesync *ks)
         }
 }
 
+/*
+ * How long the thread may sleep in the watch: until the Lease or the status is due. Queued
+ * Events, an urgent status and stop wake it at once (kube_watch_wakeup), so an idle sidecar
+ * wakes only for its own timers.
+ */
+static int64_t wait_ms(struct kubesync *ks)
+{
+        int64_t now = clock_mono_ms();
+        int64_t wait = WAIT_MAX_MS;
+        bool urgent;
+        bool have;
+
+        if (ks->leader && ks->next_leader_ms - now < wait)
+                wait = ks->next_leader_ms - now;
+        (void)pthread_mutex_lock(&ks->mu);
+        urgent = ks->snapshot_urgent;
+        have = ks->have_snapshot;
+        (void)pthread_mutex_unlock(&ks->mu);
+        /*
+         * When write_status would act, as it gates it (each attempt moves last_write_ms on); an
+         * urgent write that failed is retried in STATUS_RETRY_MS.
+         */
+        if (have && ks->have_object && (!ks->leader || kube_leader_is_leader(ks->leader))) {
+                int64_t due = ks->last_write_ms +
+                              (ks->last_status && !urgent ? STATUS_REFRESH_MS : STATUS_RETRY_MS);
+
+                if (due - now < wait)
+                        wait = due - now;
+        }
+        return wait > 0 ? wait : 0;
+}
+
 static void *thread_main(void *arg)
 {
         struct kubesync *ks = arg;
@@ -532,7 +566,7 @@ static void *thread_main(void *arg)
 
                 leader_tick(ks);
                 errbuf_clear(&err);
-                (void)kube_watch_poll(ks->watch, WAIT_MS, on_watch, ks, &err);
+                (void)kube_watch_poll(ks->watch, wait_ms(ks), on_watch, ks, &err);
                 flush_events(ks);
                 write_status(ks);
         }
