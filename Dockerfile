@@ -26,16 +26,19 @@ RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DWERROR
  && cmake --build /build -j"$(nproc)" \
  && install -D -s -m 0755 /build/cmd/kagent-retention/kagent-retention /rootfs/usr/local/bin/kagent-retention
 # The runtime file system: every library the dynamic loader resolves for the binary (ldd lists
-# the whole closure: libsqlite3, libpq5, libcurl4, libjansson4, libyaml-0-2, libmicrohttpd12 and
-# what they link: OpenSSL, Kerberos, LDAP, nghttp2, ...), the loader, the merged-/usr symlinks, the
+# the whole closure: libsqlite3, libcurl4, libjansson4, libyaml-0-2, libmicrohttpd12 and what they
+# link: OpenSSL, Kerberos, LDAP, nghttp2, ...) and for libpq5, which the binary loads when a
+# PostgreSQL store opens (dlopen of libpq.so.5), the loader, the merged-/usr symlinks, the
 # CA bundle (libcurl's and libpq's default), and passwd/group entries for 65532 (libpq looks the
 # user up when the URL names none). /tmp is 1777 for TMPDIR (VACUUM's temporary copy).
 RUN set -eu; \
     for d in bin lib lib32 lib64 libx32 sbin; do \
       if [ -L "/$d" ]; then mkdir -p "/rootfs$(readlink -f "/$d")"; ln -s "$(readlink "/$d")" "/rootfs/$d"; fi; \
     done; \
-    ldd /rootfs/usr/local/bin/kagent-retention | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' \
-      | sort -u > /tmp/libs; \
+    libpq=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }'); \
+    [ -n "$libpq" ]; \
+    { ldd /rootfs/usr/local/bin/kagent-retention; ldd "$libpq"; echo "$libpq"; } \
+      | awk '$2 == "=>" && $3 ~ /^\// { print $3 } $1 ~ /^\// { print $1 }' | sort -u > /tmp/libs; \
     cat /tmp/libs; \
     while read -r lib; do \
       real=$(readlink -f "$lib"); \

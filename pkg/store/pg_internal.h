@@ -4,7 +4,7 @@
 
 #include <stdint.h>
 
-#include <libpq-fe.h>
+#include "store/pqlib.h"
 
 #include "base/buf.h"
 #include "store/internal.h"

@@ -132,10 +132,10 @@ static void conn_message(PGconn *conn, char *out, size_t size)
 {
         char line[512];
 
-        one_line(conn ? PQerrorMessage(conn) : "out of memory", line, sizeof(line));
+        one_line(conn ? pqlib.PQerrorMessage(conn) : "out of memory", line, sizeof(line));
         (void)store_conninfo_redact(line, out, size);
         if (conn)
-                scrub(out, PQpass(conn));
+                scrub(out, pqlib.PQpass(conn));
 }
 
 static int map_sqlstate(const char *state)
@@ -177,12 +177,12 @@ static void conn_lost(struct pgs *q)
 
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what)
 {
-        const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
-        const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+        const char *state = res ? pqlib.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        const char *primary = res ? pqlib.PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
         char msg[MSG_MAX];
         int code;
 
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK) {
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK) {
                 conn_message(q->conn, msg, sizeof(msg));
                 conn_lost(q);
                 return errbuf_set(err, -EAGAIN, "postgres %s: connection lost: %s", what,
@@ -190,7 +190,7 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
         }
         if (!res)
                 return errbuf_set(err, -ENOMEM, "postgres %s: out of memory", what);
-        one_line(primary ? primary : PQresultErrorMessage(res), msg, sizeof(msg));
+        one_line(primary ? primary : pqlib.PQresultErrorMessage(res), msg, sizeof(msg));
         code = map_sqlstate(state);
         if (code == -EAGAIN && (strncmp(state, "08", 2) == 0 || strncmp(state, "57P", 3) == 0)) {
                 /* The server is ending the session (shutdown, restart, terminate). */
@@ -205,39 +205,41 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
 static int take_result(struct pgs *q, PGresult *res, PGresult **out, struct errbuf *err,
                        const char *what)
 {
-        ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
+        ExecStatusType st = res ? pqlib.PQresultStatus(res) : PGRES_FATAL_ERROR;
 
         if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
                 int rc = pg_fail(q, res, err, what);
 
-                PQclear(res);
+                pqlib.PQclear(res);
                 return rc;
         }
         if (out)
                 *out = res;
         else
-                PQclear(res);
+                pqlib.PQclear(res);
         return 0;
 }
 
 int pg_exec(struct pgs *q, const char *sql, const struct pg_params *p, PGresult **out,
             struct errbuf *err, const char *what)
 {
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
                 return pg_fail(q, NULL, err, what);
-        return take_result(
-                q, PQexecParams(q->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL, NULL, NULL, 0),
-                out, err, what);
+        return take_result(q,
+                           pqlib.PQexecParams(q->conn, sql, p ? p->n : 0, NULL, p ? p->v : NULL,
+                                              NULL, NULL, 0),
+                           out, err, what);
 }
 
 int pg_exec_prepared(struct pgs *q, const char *name, const struct pg_params *p, PGresult **out,
                      struct errbuf *err, const char *what)
 {
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
                 return pg_fail(q, NULL, err, what);
         return take_result(
-                q, PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0), out,
-                err, what);
+                q,
+                pqlib.PQexecPrepared(q->conn, name, p ? p->n : 0, p ? p->v : NULL, NULL, NULL, 0),
+                out, err, what);
 }
 
 int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *out,
@@ -250,12 +252,12 @@ int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *o
         rc = pg_exec(q, sql, p, &res, err, what);
         if (rc < 0)
                 return rc;
-        if (PQntuples(res) > 0 && PQnfields(res) > 0 && !PQgetisnull(res, 0, 0) &&
-            str_to_i64(PQgetvalue(res, 0, 0), &v) < 0) {
-                PQclear(res);
+        if (pqlib.PQntuples(res) > 0 && pqlib.PQnfields(res) > 0 && !pqlib.PQgetisnull(res, 0, 0) &&
+            str_to_i64(pqlib.PQgetvalue(res, 0, 0), &v) < 0) {
+                pqlib.PQclear(res);
                 return errbuf_set(err, -EPROTO, "postgres %s: not an integer", what);
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         *out = v;
         return 0;
 }
@@ -265,13 +267,13 @@ int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *wh
         PGresult *res;
         int rc = 0;
 
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK)
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
                 return pg_fail(q, NULL, err, what);
-        res = PQexec(q->conn, sql);
-        if (!res ||
-            (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK))
+        res = pqlib.PQexec(q->conn, sql);
+        if (!res || (pqlib.PQresultStatus(res) != PGRES_COMMAND_OK &&
+                     pqlib.PQresultStatus(res) != PGRES_TUPLES_OK))
                 rc = pg_fail(q, res, err, what);
-        PQclear(res);
+        pqlib.PQclear(res);
         return rc;
 }
 
@@ -301,8 +303,8 @@ int pg_commit(struct pgs *q, struct errbuf *err)
 
 void pg_rollback(struct pgs *q)
 {
-        if (q->conn && PQstatus(q->conn) == CONNECTION_OK &&
-            PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+        if (q->conn && pqlib.PQstatus(q->conn) == CONNECTION_OK &&
+            pqlib.PQtransactionStatus(q->conn) != PQTRANS_IDLE)
                 (void)pg_exec(q, "ROLLBACK", NULL, NULL, NULL, "rollback");
 }
 
@@ -554,16 +556,16 @@ static int introspect_tables(struct pgs *q, struct errbuf *err)
         if (rc < 0)
                 goto out;
         forget_tables(q);
-        for (int i = 0; i < PQntuples(res); i++) {
-                const char *name = PQgetvalue(res, i, 0);
+        for (int i = 0; i < pqlib.PQntuples(res); i++) {
+                const char *name = pqlib.PQgetvalue(res, i, 0);
                 int t = strcmp(name, "schema_migrations") == 0 ? STORE_T_COUNT : table_index(name);
 
                 if (t < 0)
                         continue;
-                (void)str_copy(qnames[t], PQgetvalue(res, i, 1), sizeof(qnames[t]));
+                (void)str_copy(qnames[t], pqlib.PQgetvalue(res, i, 1), sizeof(qnames[t]));
                 if (t < STORE_T_COUNT &&
-                    note_column(&cols[t], (enum store_table)t, PQgetvalue(res, i, 2),
-                                PQgetvalue(res, i, 3)) < 0) {
+                    note_column(&cols[t], (enum store_table)t, pqlib.PQgetvalue(res, i, 2),
+                                pqlib.PQgetvalue(res, i, 3)) < 0) {
                         rc = errbuf_set(err, -ENOMEM, "out of memory");
                         goto out;
                 }
@@ -579,7 +581,7 @@ static int introspect_tables(struct pgs *q, struct errbuf *err)
         (void)str_copy(q->migrations_qname, qnames[STORE_T_COUNT], sizeof(q->migrations_qname));
         rc = 0;
 out:
-        PQclear(res);
+        pqlib.PQclear(res);
         for (int t = 0; t <= STORE_T_COUNT; t++)
                 buf_cleanup(&cols[t].bytes);
         buf_cleanup(&names);
@@ -607,12 +609,12 @@ static int introspect_migrations(struct pgs *q, struct errbuf *err)
         rc = pg_exec(q, sql, NULL, &res, err, "schema_migrations");
         if (rc < 0)
                 return rc;
-        if (PQntuples(res) > 0) {
-                (void)str_copy(info->schema_version, PQgetvalue(res, 0, 0),
+        if (pqlib.PQntuples(res) > 0) {
+                (void)str_copy(info->schema_version, pqlib.PQgetvalue(res, 0, 0),
                                sizeof(info->schema_version));
-                q->migrate_dirty = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
+                q->migrate_dirty = strcmp(pqlib.PQgetvalue(res, 0, 1), "t") == 0;
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -649,10 +651,10 @@ static int introspect(struct pgs *q, struct errbuf *err)
 
 static void describe_target(struct pgs *q, PGconn *conn)
 {
-        const char *host = conn ? PQhost(conn) : NULL;
-        const char *port = conn ? PQport(conn) : NULL;
-        const char *db = conn ? PQdb(conn) : NULL;
-        const char *user = conn ? PQuser(conn) : NULL;
+        const char *host = conn ? pqlib.PQhost(conn) : NULL;
+        const char *port = conn ? pqlib.PQport(conn) : NULL;
+        const char *db = conn ? pqlib.PQdb(conn) : NULL;
+        const char *user = conn ? pqlib.PQuser(conn) : NULL;
 
         (void)snprintf(q->target, sizeof(q->target), "host=%s port=%s dbname=%s user=%s",
                        host && host[0] ? host : "(default)", port && port[0] ? port : "(default)",
@@ -697,7 +699,7 @@ static int session_setup(struct pgs *q, struct errbuf *err)
 static void drop_conn(struct pgs *q)
 {
         if (q->conn) {
-                PQfinish(q->conn);
+                pqlib.PQfinish(q->conn);
                 q->conn = NULL;
         }
         conn_lost(q);
@@ -718,11 +720,11 @@ static int connect_db(struct pgs *q, struct errbuf *err)
         int rc;
 
         drop_conn(q);
-        q->conn = PQconnectdbParams(keys, vals, 1);
+        q->conn = pqlib.PQconnectdbParams(keys, vals, 1);
         describe_target(q, q->conn);
         if (!q->conn)
                 return errbuf_set(err, -ENOMEM, "out of memory");
-        if (PQstatus(q->conn) != CONNECTION_OK) {
+        if (pqlib.PQstatus(q->conn) != CONNECTION_OK) {
                 char msg[MSG_MAX];
 
                 conn_message(q->conn, msg, sizeof(msg));
@@ -732,14 +734,14 @@ static int connect_db(struct pgs *q, struct errbuf *err)
                 drop_conn(q);
                 return errbuf_set(err, rc, "postgres %s: cannot connect: %s", q->target, msg);
         }
-        (void)PQsetNoticeProcessor(q->conn, on_notice, NULL);
-        q->server_version = PQserverVersion(q->conn);
+        (void)pqlib.PQsetNoticeProcessor(q->conn, on_notice, NULL);
+        q->server_version = pqlib.PQserverVersion(q->conn);
         if (q->server_version < PG_VERSION_MIN) {
                 drop_conn(q);
                 return errbuf_set(err, -ENOTSUP, "postgres %s: server version %d is older than 10",
                                   q->target, q->server_version);
         }
-        ver = PQparameterStatus(q->conn, "server_version");
+        ver = pqlib.PQparameterStatus(q->conn, "server_version");
         (void)snprintf(q->base.info.engine_version, sizeof(q->base.info.engine_version),
                        "postgres %.*s", (int)strcspn(ver ? ver : "?", " "), ver ? ver : "?");
         rc = session_setup(q, err);
@@ -765,7 +767,7 @@ static int ensure_conn(struct pgs *q, struct errbuf *err)
         int64_t now = clock_mono_ms();
         int rc;
 
-        if (q->conn && PQstatus(q->conn) == CONNECTION_OK)
+        if (q->conn && pqlib.PQstatus(q->conn) == CONNECTION_OK)
                 return 0;
         if (q->connect_failures > 0 && now < q->next_connect_mono_ms)
                 return errbuf_set(err, -EAGAIN,
@@ -810,7 +812,10 @@ static int pgs_open(struct store *s, const struct store_config *cfg, struct errb
         (void)str_copy(q->target, "(not connected)", sizeof(q->target));
         if (!cfg->postgres_url || !cfg->postgres_url[0])
                 return errbuf_set(err, -EINVAL, "no postgres connection string");
-        opts = PQconninfoParse(cfg->postgres_url, &perr);
+        rc = pqlib_load(err);
+        if (rc < 0)
+                return rc;
+        opts = pqlib.PQconninfoParse(cfg->postgres_url, &perr);
         if (!opts) {
                 char line[MSG_MAX];
                 char msg[MSG_MAX];
@@ -820,10 +825,10 @@ static int pgs_open(struct store *s, const struct store_config *cfg, struct errb
                 (void)store_conninfo_redact(line, msg, sizeof(msg));
                 msg[strcspn(msg, "\"")] = '\0';
                 rc = perr ? -EINVAL : -ENOMEM;
-                PQfreemem(perr);
+                pqlib.PQfreemem(perr);
                 return errbuf_set(err, rc, "postgres connection string is invalid: %s", msg);
         }
-        PQconninfoFree(opts);
+        pqlib.PQconninfoFree(opts);
         q->conninfo = strdup(cfg->postgres_url);
         if (!q->conninfo)
                 return errbuf_set(err, -ENOMEM, "out of memory");
@@ -868,9 +873,9 @@ static int try_writer(struct pgs *q, struct errbuf *err)
                      NULL, &res, err, "advisory lock");
         if (rc < 0)
                 return rc;
-        standby = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
-        locked = strcmp(PQgetvalue(res, 0, 1), "t") == 0;
-        PQclear(res);
+        standby = strcmp(pqlib.PQgetvalue(res, 0, 0), "t") == 0;
+        locked = strcmp(pqlib.PQgetvalue(res, 0, 1), "t") == 0;
+        pqlib.PQclear(res);
         q->lock_held = locked;
         if (standby) {
                 set_not_writable(q, "the server is a read-only standby (pg_is_in_recovery)");
@@ -973,18 +978,18 @@ static int measure_tables(struct pgs *q, struct store_usage *u, struct errbuf *e
         if (rc < 0)
                 return rc;
         u->tables_exact = true;
-        for (int i = 0; i < PQntuples(res) && u->n_tables < STORE_TABLES_MAX; i++) {
+        for (int i = 0; i < pqlib.PQntuples(res) && u->n_tables < STORE_TABLES_MAX; i++) {
                 struct store_table_usage *tu = &u->tables[u->n_tables++];
 
-                (void)str_copy(tu->name, PQgetvalue(res, i, 0), sizeof(tu->name));
-                if (str_to_i64(PQgetvalue(res, i, 1), &tu->rows) < 0 ||
-                    str_to_i64(PQgetvalue(res, i, 2), &tu->dead_rows) < 0 ||
-                    str_to_i64(PQgetvalue(res, i, 3), &tu->bytes) < 0) {
-                        PQclear(res);
+                (void)str_copy(tu->name, pqlib.PQgetvalue(res, i, 0), sizeof(tu->name));
+                if (str_to_i64(pqlib.PQgetvalue(res, i, 1), &tu->rows) < 0 ||
+                    str_to_i64(pqlib.PQgetvalue(res, i, 2), &tu->dead_rows) < 0 ||
+                    str_to_i64(pqlib.PQgetvalue(res, i, 3), &tu->bytes) < 0) {
+                        pqlib.PQclear(res);
                         return errbuf_set(err, -EPROTO, "postgres measure: bad numbers");
                 }
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         qsort(u->tables, u->n_tables, sizeof(u->tables[0]), cmp_usage);
         return 0;
 }
@@ -1007,13 +1012,13 @@ static int pgs_measure(struct store *s, bool per_table, struct store_usage *out,
                      NULL, &res, err, "measure");
         if (rc < 0)
                 return rc;
-        if (str_to_i64(PQgetvalue(res, 0, 0), &u.db_bytes) < 0 ||
-            str_to_i64(PQgetvalue(res, 0, 1), &u.page_size) < 0 || u.page_size <= 0) {
-                PQclear(res);
+        if (str_to_i64(pqlib.PQgetvalue(res, 0, 0), &u.db_bytes) < 0 ||
+            str_to_i64(pqlib.PQgetvalue(res, 0, 1), &u.page_size) < 0 || u.page_size <= 0) {
+                pqlib.PQclear(res);
                 return errbuf_set(err, -EPROTO, "postgres measure: bad numbers");
         }
-        (void)str_copy(u.auto_vacuum, PQgetvalue(res, 0, 2), sizeof(u.auto_vacuum));
-        PQclear(res);
+        (void)str_copy(u.auto_vacuum, pqlib.PQgetvalue(res, 0, 2), sizeof(u.auto_vacuum));
+        pqlib.PQclear(res);
         (void)str_copy(u.journal_mode, "wal", sizeof(u.journal_mode));
         u.page_count = u.db_bytes / u.page_size;
         if (per_table) {
@@ -1056,7 +1061,7 @@ static int pgs_run_begin(struct store *s, struct errbuf *err)
 
 int pg_run_alive(struct pgs *q, struct errbuf *err, const char *what)
 {
-        if (q->run_ready && q->conn && PQstatus(q->conn) == CONNECTION_OK)
+        if (q->run_ready && q->conn && pqlib.PQstatus(q->conn) == CONNECTION_OK)
                 return 0;
         /* A reconnect in the middle of a run (a measurement) took the plan and the lock. */
         return errbuf_set(err, -EAGAIN,
@@ -1069,7 +1074,7 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
 {
         struct pgs *q = pg_of(s);
 
-        if (!q->temp_ready || !q->conn || PQstatus(q->conn) != CONNECTION_OK)
+        if (!q->temp_ready || !q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
                 return 0;
         pg_note_own_xid(q);
         q->sess_pending = false;
@@ -1090,7 +1095,7 @@ static bool pgs_others_wrote(struct store *s)
         int64_t x = 0;
         bool wrote;
 
-        if (!q->conn || PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x) < 0)
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x) < 0)
                 return true;
         wrote = q->xid_seen == 0 || x - q->xid_seen > q->own_xids;
         if (wrote && q->xid_seen != 0)
@@ -1121,13 +1126,13 @@ static int vacuum_wanted(struct pgs *q, enum store_table t, int64_t deleted, boo
                      &p, &res, err, "reclaim");
         if (rc < 0)
                 return rc;
-        if (PQntuples(res) == 0) {
-                PQclear(res);
+        if (pqlib.PQntuples(res) == 0) {
+                pqlib.PQclear(res);
                 return 0;
         }
-        (void)str_to_i64(PQgetvalue(res, 0, 0), &base);
-        *not_owner = strcmp(PQgetvalue(res, 0, 1), "t") != 0;
-        PQclear(res);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 0), &base);
+        *not_owner = strcmp(pqlib.PQgetvalue(res, 0, 1), "t") != 0;
+        pqlib.PQclear(res);
         if (*not_owner)
                 return 0;
         if (base < deleted)
@@ -1161,8 +1166,8 @@ static int vacuum_table(struct pgs *q, enum store_table t, int64_t timeout_ms, s
                      &p, &res, err, "vacuum");
         if (rc < 0)
                 return rc;
-        (void)str_copy(saved, PQgetvalue(res, 0, 0), sizeof(saved));
-        PQclear(res);
+        (void)str_copy(saved, pqlib.PQgetvalue(res, 0, 0), sizeof(saved));
+        pqlib.PQclear(res);
         (void)snprintf(sql, sizeof(sql), "VACUUM (%s) %s",
                        q->server_version >= 120000 ? "ANALYZE, SKIP_LOCKED, TRUNCATE false"
                                                    : "ANALYZE",

@@ -40,10 +40,11 @@ static int64_t collect_ids(PGresult *res, struct buf *arr)
 {
         int64_t n = 0;
 
-        for (int i = 0; i < PQntuples(res); i++) {
-                if (PQgetisnull(res, i, 0))
+        for (int i = 0; i < pqlib.PQntuples(res); i++) {
+                if (pqlib.PQgetisnull(res, i, 0))
                         continue;
-                if (buf_printf(arr, "%s%s", arr->len > 1 ? "," : "", PQgetvalue(res, i, 0)) < 0)
+                if (buf_printf(arr, "%s%s", arr->len > 1 ? "," : "", pqlib.PQgetvalue(res, i, 0)) <
+                    0)
                         return -EMSGSIZE;
                 n++;
         }
@@ -105,7 +106,7 @@ static int lock_sessions(struct pgs *q, int64_t lo, int64_t hi, struct buf *busy
         if (rc < 0)
                 return rc;
         *n = collect_ids(res, busy);
-        PQclear(res);
+        pqlib.PQclear(res);
         return *n < 0 ? too_long(err) : 0;
 }
 
@@ -226,7 +227,7 @@ static int recheck_sessions(struct pgs *q, int64_t lo, int64_t hi, int64_t *skip
         }
         if (rc == 0) {
                 n = collect_ids(res, &drop_keys);
-                PQclear(res);
+                pqlib.PQclear(res);
                 rc = n < 0 || buf_append_str(&drop_keys, "}") < 0 ? too_long(err) : 0;
         }
         if (rc == 0 && busy + n > 0) {
@@ -289,13 +290,14 @@ static int batch_rules(struct pgs *q, int64_t lo, int64_t hi, unsigned *out, str
                      &res, err, "batch");
         if (rc < 0)
                 return rc;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < pqlib.PQntuples(res); i++) {
                 int64_t r = -1;
 
-                if (str_to_i64(PQgetvalue(res, i, 0), &r) == 0 && r >= 0 && r < STORE_RULE_COUNT)
+                if (str_to_i64(pqlib.PQgetvalue(res, i, 0), &r) == 0 && r >= 0 &&
+                    r < STORE_RULE_COUNT)
                         *out |= 1u << r;
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -435,13 +437,13 @@ static int batch_counts(struct pgs *q, int64_t lo, int64_t hi, int64_t counts[ST
                 &p, &res, err, "batch");
         if (rc < 0)
                 return rc;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < pqlib.PQntuples(res); i++) {
                 int64_t t = -1;
 
-                if (str_to_i64(PQgetvalue(res, i, 0), &t) == 0 && t >= 0 && t < STORE_T_COUNT)
-                        (void)str_to_i64(PQgetvalue(res, i, 1), &counts[t]);
+                if (str_to_i64(pqlib.PQgetvalue(res, i, 0), &t) == 0 && t >= 0 && t < STORE_T_COUNT)
+                        (void)str_to_i64(pqlib.PQgetvalue(res, i, 1), &counts[t]);
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -490,9 +492,9 @@ static int delete_table(struct pgs *q, enum store_table t, int64_t lo, int64_t h
         buf_cleanup(&sql);
         if (rc < 0)
                 return rc;
-        (void)str_to_i64(PQgetvalue(res, 0, 0), &out->rows);
-        (void)str_to_i64(PQgetvalue(res, 0, 1), &out->bytes);
-        PQclear(res);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 0), &out->rows);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 1), &out->bytes);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -533,7 +535,7 @@ static int find_busy(struct pgs *q, enum store_table t, int64_t lo, int64_t hi, 
         if (rc < 0)
                 return rc;
         found = collect_ids(res, busy);
-        PQclear(res);
+        pqlib.PQclear(res);
         if (found < 0)
                 return too_long(err);
         *n += found;
@@ -735,10 +737,10 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
                         rc = too_long(err);
                         break;
                 }
-                res = PQprepare(q->conn, i == 0 ? "kr_slock" : "kr_sdel", sql.data, 0, NULL);
-                if (!res || PQresultStatus(res) != PGRES_COMMAND_OK)
+                res = pqlib.PQprepare(q->conn, i == 0 ? "kr_slock" : "kr_sdel", sql.data, 0, NULL);
+                if (!res || pqlib.PQresultStatus(res) != PGRES_COMMAND_OK)
                         rc = pg_fail(q, res, err, "prepare");
-                PQclear(res);
+                pqlib.PQclear(res);
         }
         buf_cleanup(&sql);
         if (rc == 0)
@@ -778,19 +780,19 @@ static int sess_hi(struct pgs *q, int64_t max_rows, int64_t *hi, struct errbuf *
                         return rc;
                 q->sc_n = 0;
                 q->sc_pos = 0;
-                for (int i = 0; i < PQntuples(res) && i < PG_SESS_AHEAD; i++) {
-                        if (str_to_i64(PQgetvalue(res, i, 0), &q->sc_seq[i]) < 0 ||
-                            str_to_i64(PQgetvalue(res, i, 1), &q->sc_rows[i]) < 0) {
-                                PQclear(res);
+                for (int i = 0; i < pqlib.PQntuples(res) && i < PG_SESS_AHEAD; i++) {
+                        if (str_to_i64(pqlib.PQgetvalue(res, i, 0), &q->sc_seq[i]) < 0 ||
+                            str_to_i64(pqlib.PQgetvalue(res, i, 1), &q->sc_rows[i]) < 0) {
+                                pqlib.PQclear(res);
                                 q->sc_gen = q->sess_gen - 1;
                                 return errbuf_set(err, -EPROTO,
                                                   "postgres delete: unexpected result");
                         }
                         q->sc_n = i + 1;
                 }
-                q->sc_end = PQntuples(res) < PG_SESS_AHEAD;
+                q->sc_end = pqlib.PQntuples(res) < PG_SESS_AHEAD;
                 q->sc_gen = q->sess_gen;
-                PQclear(res);
+                pqlib.PQclear(res);
         }
         *hi = 0;
         for (int i = q->sc_pos; i < q->sc_n && i - q->sc_pos < max_rows; i++) {
@@ -869,19 +871,21 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
         if (rc == 0)
                 rc = pg_exec_prepared(q, "kr_sdel", &p, &r, err, "delete");
         if (rc == 0) {
-                if (PQntuples(r) != 1 || PQnfields(r) != 4 + 2 * STORE_T_COUNT) {
+                if (pqlib.PQntuples(r) != 1 || pqlib.PQnfields(r) != 4 + 2 * STORE_T_COUNT) {
                         rc = errbuf_set(err, -EPROTO, "postgres delete: unexpected result");
                 } else {
-                        (void)str_to_i64(PQgetvalue(r, 0, 0), &hi);
-                        (void)str_to_i64(PQgetvalue(r, 0, 1), &nb);
-                        (void)str_to_i64(PQgetvalue(r, 0, 2), &nok);
+                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 0), &hi);
+                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 1), &nb);
+                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 2), &nok);
                         for (int t = 0; t < STORE_T_COUNT; t++) {
-                                (void)str_to_i64(PQgetvalue(r, 0, 4 + 2 * t), &res.tables[t].rows);
-                                (void)str_to_i64(PQgetvalue(r, 0, 5 + 2 * t), &res.tables[t].bytes);
+                                (void)str_to_i64(pqlib.PQgetvalue(r, 0, 4 + 2 * t),
+                                                 &res.tables[t].rows);
+                                (void)str_to_i64(pqlib.PQgetvalue(r, 0, 5 + 2 * t),
+                                                 &res.tables[t].bytes);
                                 res.rows += res.tables[t].rows;
                         }
                 }
-                PQclear(r);
+                pqlib.PQclear(r);
         }
         if (rc == 0)
                 rc = pg_commit(q, err);
@@ -966,10 +970,10 @@ static int sess_slow_table(struct pgs *q, enum store_table t, const char *sid, c
         buf_cleanup(&sql);
         if (rc < 0)
                 return rc;
-        (void)str_to_i64(PQgetvalue(res, 0, 0), &c->rows);
-        (void)str_to_i64(PQgetvalue(res, 0, 1), &c->bytes);
-        (void)str_to_i64(PQgetvalue(res, 0, 2), seen);
-        PQclear(res);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 0), &c->rows);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 1), &c->bytes);
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 2), seen);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -1078,22 +1082,23 @@ static int sess_slow(struct pgs *q, int64_t max_rows, struct store_batch_result 
                      &p, &key, err, "batch");
         if (rc < 0)
                 return rc;
-        if (PQntuples(key) != 1) {
-                PQclear(key);
+        if (pqlib.PQntuples(key) != 1) {
+                pqlib.PQclear(key);
                 q->sess_slow_until = 0;
                 *out = res;
                 return 0;
         }
-        (void)str_to_i64(PQgetvalue(key, 0, 0), &seq);
+        (void)str_to_i64(pqlib.PQgetvalue(key, 0, 0), &seq);
         t0 = clock_mono_ns();
         rc = pg_begin(q, err);
         if (rc == 0)
-                rc = sess_slow_check(q, PQgetvalue(key, 0, 1), PQgetvalue(key, 0, 2), err);
+                rc = sess_slow_check(q, pqlib.PQgetvalue(key, 0, 1), pqlib.PQgetvalue(key, 0, 2),
+                                     err);
         keep = rc == 0;
         if (rc == 1)
-                rc = sess_slow_tables(q, PQgetvalue(key, 0, 1), PQgetvalue(key, 0, 2), max_rows,
-                                      &res, &keep, &part, err);
-        PQclear(key);
+                rc = sess_slow_tables(q, pqlib.PQgetvalue(key, 0, 1), pqlib.PQgetvalue(key, 0, 2),
+                                      max_rows, &res, &keep, &part, err);
+        pqlib.PQclear(key);
         if (rc < 0 || keep) {
                 pg_rollback(q);
                 if (rc < 0)

@@ -253,11 +253,11 @@ static void two_ints(PGresult *res, int64_t *a, int64_t *b)
 {
         *a = 0;
         *b = 0;
-        if (PQntuples(res) > 0 && PQnfields(res) >= 2) {
-                (void)str_to_i64(PQgetvalue(res, 0, 0), a);
-                (void)str_to_i64(PQgetvalue(res, 0, 1), b);
+        if (pqlib.PQntuples(res) > 0 && pqlib.PQnfields(res) >= 2) {
+                (void)str_to_i64(pqlib.PQgetvalue(res, 0, 0), a);
+                (void)str_to_i64(pqlib.PQgetvalue(res, 0, 1), b);
         }
-        PQclear(res);
+        pqlib.PQclear(res);
 }
 
 static int check_deadline(struct pgs *q, struct errbuf *err)
@@ -1439,15 +1439,16 @@ static int sess_totals(struct pgs *q, struct store_plan_result *out, struct errb
         buf_cleanup(&sql);
         if (rc < 0)
                 return rc;
-        if (PQntuples(res) == 1 && PQnfields(res) == 1 + 2 * STORE_T_COUNT) {
-                (void)str_to_i64(PQgetvalue(res, 0, 0), &out->units);
+        if (pqlib.PQntuples(res) == 1 && pqlib.PQnfields(res) == 1 + 2 * STORE_T_COUNT) {
+                (void)str_to_i64(pqlib.PQgetvalue(res, 0, 0), &out->units);
                 for (int t = 0; t < STORE_T_COUNT; t++) {
-                        (void)str_to_i64(PQgetvalue(res, 0, 1 + 2 * t), &out->tables[t].rows);
-                        (void)str_to_i64(PQgetvalue(res, 0, 2 + 2 * t), &out->tables[t].bytes);
+                        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 1 + 2 * t), &out->tables[t].rows);
+                        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 2 + 2 * t),
+                                         &out->tables[t].bytes);
                         out->rows += out->tables[t].rows;
                 }
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         return 0;
 }
 
@@ -1593,19 +1594,19 @@ static int plan_totals(struct pgs *q, int64_t seq_before, struct store_plan_resu
                      &p, &res, err, "plan");
         if (rc < 0)
                 return rc;
-        for (int i = 0; i < PQntuples(res); i++) {
+        for (int i = 0; i < pqlib.PQntuples(res); i++) {
                 int64_t t = -1;
                 int64_t units = 0;
 
-                if (str_to_i64(PQgetvalue(res, i, 0), &t) < 0 || t < 0 || t >= STORE_T_COUNT)
+                if (str_to_i64(pqlib.PQgetvalue(res, i, 0), &t) < 0 || t < 0 || t >= STORE_T_COUNT)
                         continue;
-                (void)str_to_i64(PQgetvalue(res, i, 1), &out->tables[t].rows);
-                (void)str_to_i64(PQgetvalue(res, i, 2), &out->tables[t].bytes);
-                (void)str_to_i64(PQgetvalue(res, i, 3), &units);
+                (void)str_to_i64(pqlib.PQgetvalue(res, i, 1), &out->tables[t].rows);
+                (void)str_to_i64(pqlib.PQgetvalue(res, i, 2), &out->tables[t].bytes);
+                (void)str_to_i64(pqlib.PQgetvalue(res, i, 3), &units);
                 out->rows += out->tables[t].rows;
                 out->units += units;
         }
-        PQclear(res);
+        pqlib.PQclear(res);
         return 0;
 }
 

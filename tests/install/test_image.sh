@@ -3,8 +3,8 @@
 # The container image (ctest label "image"): scripts/build-image builds it from the Dockerfile
 # (debootstrap base, buildah bud --isolation chroot --storage-driver vfs), then the image runs:
 # `version`, `datagen` and `report` (text and JSON) and a dry-run `prune` with a sample policy on
-# a mounted directory as UID 65532; its configuration (user, entrypoint, OCI labels) and the
-# absence of a shell are checked. Exit 77 (skipped) when not root, buildah or debootstrap is
+# a mounted directory as UID 65532, and `report` on PostgreSQL (libpq loads); its configuration
+# (user, entrypoint, OCI labels) and the absence of a shell are checked. Exit 77 (skipped) when not root, buildah or debootstrap is
 # missing, or KR_IMAGE_TEST=0. Needs the Debian mirror apt uses (the first build debootstraps).
 set -euo pipefail
 src=${KR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
@@ -90,6 +90,13 @@ run kagent-retention prune --policy /data/policy.yaml --sqlite-database-path /da
         --dry-run --now 2026-03-01T00:00:00Z | tee "$work/prune.txt"
 grep -q '^result: DryRun' "$work/prune.txt" || fail "prune: no dry-run result"
 ! grep -q ' 0 rows would be deleted' "$work/prune.txt" || fail "prune: nothing due 60 days later"
+
+# libpq, loaded only for PostgreSQL, is in the image: a closed port is a connection error.
+run kagent-retention report --database-type postgres \
+        --postgres-database-url 'postgresql://kagent@127.0.0.1:1/kagent' >"$work/pg.txt" 2>&1 &&
+        fail "report on a closed PostgreSQL port succeeded"
+cat "$work/pg.txt"
+grep -q 'cannot connect' "$work/pg.txt" || fail "PostgreSQL in the image: $(head -3 "$work/pg.txt")"
 
 # A shell is not there to run.
 if bah run --isolation chroot "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then

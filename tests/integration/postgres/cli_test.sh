@@ -81,4 +81,20 @@ expect_exit 2 "a database that is not kagent's is refused" env DATABASE_TYPE=pos
 check "it says so" grep -q "not a kagent database" "$work/err"
 expect_exit 2 "an unparsable URL is a usage error" env DATABASE_TYPE=postgres \
         POSTGRES_DATABASE_URL="postgresql://u:$password%zz@127.0.0.1/x" "$bin" report
+
+# libpq is loaded when a PostgreSQL store opens, not linked: without it, SQLite still works and
+# PostgreSQL fails with a clear error (the library hidden in a private mount namespace).
+check "the binary does not link libpq" sh -c "! readelf -d '$bin' | grep -q 'libpq'"
+libpq=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }')
+if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && [ -n "$libpq" ]; then
+        : >"$work/empty.so"
+        hide() { unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$work/empty.so" "$(readlink -f "$libpq")" "$@"; }
+        expect_exit 1 "without libpq PostgreSQL fails" hide env DATABASE_TYPE=postgres \
+                POSTGRES_DATABASE_URL_FILE="$work/url" "$bin" report
+        check "it says libpq cannot be loaded" grep -q "PostgreSQL needs libpq, which cannot be loaded" "$work/err"
+        "$bin" datagen --sqlite-database-path "$work/k.db" --sessions 5 --seed 1 >/dev/null 2>&1
+        expect_exit 0 "without libpq SQLite works" hide "$bin" report --sqlite-database-path "$work/k.db"
+else
+        echo "SKIP - hiding libpq needs root and unshare"
+fi
 finish
