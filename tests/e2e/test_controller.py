@@ -232,6 +232,16 @@ class ControllerTest(unittest.TestCase):
         self.assertEqual(sum(changed.values()), 1, changed)
         leader, other = (a, b) if changed["a"] else (b, a)
         self.assertEqual(other.count("prune run finished"), 0)
+        # The holder renews with one PUT (client-go's fast path); the candidate reads every 2 s.
+        seq = max([r["seq"] for r in self.emu.requests()] or [0])
+
+        def lease_ops():
+            ops = [r["verb"] for r in self.emu.requests(since=seq)
+                   if r["seq"] > seq and r.get("resource") == "leases"]
+            return ops.count("update"), ops.count("get")
+        wait_until(lambda: lease_ops()[0] >= 4, 20, what="four renewals")
+        updates, gets = lease_ops()
+        self.assertLessEqual(gets, updates + 1, (updates, gets))
         # The leader goes away (releasing the Lease): the other takes over and prunes.
         other_db = db_b if leader is a else self.db
         other_rows = rows(other_db)
