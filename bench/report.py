@@ -351,6 +351,21 @@ class Report:
                            + ("(on-CPU time of its threads, /proc schedstat) |"
                               if s.get("idle_cpu_source") == "schedstat" else
                               f"(clock tick {1000 // s['clk_tck']} ms) |"))
+        c = next((r for r in self.recs if r["kind"] == "sidecar_cluster"), None)
+        res["sidecar_cluster"] = c
+        if c and c.get("skipped"):
+            self.md.append(f"| sidecar in a cluster | not measured: {c['skipped']} |")
+        elif c:
+            verbs = ", ".join(f"{n} {k}" for k, n in sorted(c["requests_by_verb"].items()))
+            self.md.append(f"| sidecar in a cluster (API emulator over HTTPS, leader election, the "
+                           f"policy watch, status and Events), RSS idle {fmt(c['idle_s'], 0)} s "
+                           f"after its first prune | {fmt(c['rss_kb'] / 1024, 1)} MiB "
+                           f"({fmt(c['anon_kb'] / 1024, 1)} MiB anonymous, "
+                           f"{fmt(c['file_kb'] / 1024, 1)} MiB file-backed) |")
+            self.md.append(f"| sidecar in a cluster, CPU idle ({c['scrapes']} /metrics scrapes; "
+                           f"{c['requests']} API requests: {verbs or 'none'}) | "
+                           f"{fmt(c['cpu_ms_per_s'], 3)} ms/s |")
+        if s:
             if res.get("sidecar_cpu_s_per_100k_rows") is not None:
                 self.md.append(f"| sidecar CPU for its first prune | "
                                f"{fmt(res['sidecar_cpu_s_per_100k_rows'], 2)} s per 100k rows |")
@@ -467,10 +482,22 @@ class Report:
             b = next((r for r in self.recs if r["kind"] == "binary"), None)
             if b and b.get("floor_rss_kb"):
                 extra += f"; loading the libraries alone: {b['floor_rss_kb'] / 1024:.1f} MiB"
-            self.target("idle RSS ≤ 8 MiB", f"{rss:.1f} MiB after a prune ({peak}){extra}",
+            cl = f.get("sidecar_cluster") or {}
+            where = ""
+            if cl.get("rss_kb"):
+                where = " in a cluster"
+                # In a cluster is what operators run: TLS to the API server, the watch, the Lease.
+                local = rss
+                rss = cl["rss_kb"] / 1024
+                extra = f"; with a policy file instead of the API: {local:.1f} MiB" + extra
+            self.target("idle RSS ≤ 8 MiB", f"{rss:.1f} MiB{where} after a prune ({peak}){extra}",
                         rss <= 8, "" if rss <= 8 else f"{rss - 8:.1f} MiB over ({rss / 8:.1f}×)")
             c = s["idle_cpu_ms_per_s"]
-            self.target("idle CPU ≤ 1 ms/s", f"{c:.2f} ms/s", c <= 1, "" if c <= 1 else f"{c:.1f}× the target")
+            how = ""
+            if cl.get("cpu_ms_per_s") is not None:
+                how = f" in a cluster (watch, Lease renewals, metrics, volume polling); {c:.2f} ms/s with a policy file"
+                c = cl["cpu_ms_per_s"]
+            self.target("idle CPU ≤ 1 ms/s", f"{c:.2f} ms/s{how}", c <= 1, "" if c <= 1 else f"{c:.1f}× the target")
         for engine, o in (self.summary.get("scaling") or {}).items():
             title = "SQLite" if engine == "sqlite" else "PostgreSQL"
             r = o.get("ratio_1m_100k")
