@@ -542,10 +542,11 @@ struct kube_leader;
  * clock since this process last saw it change, so clock skew between nodes does not matter -
  * and renew it every retryPeriod while leading, with one PUT of the Lease as our last write
  * returned it (client-go's fast path; a conflict re-reads it at once, another failure at the
- * next attempt). A write that loses a race (409) after a read means another candidate won. Leadership is lost when a renewal sees another holder, or when no renewal
- * succeeded for renewDeadline; the controller must then stop acting at once.
- * 'c' (borrowed, may be NULL when ops are given) serves the Lease API unless 'ops' is given.
- * 'clock' NULL: the real clocks. Strings of 'cfg' are copied.
+ * next attempt). A write that loses a race (409) after a read means another candidate won.
+ * Leadership is lost when a renewal sees another holder, or when no renewal succeeded for
+ * renewDeadline; the controller must then stop acting at once. 'c' (borrowed, may be NULL when ops
+ * are given) serves the Lease API unless 'ops' is given. 'clock' NULL: the real clocks. Strings of
+ * 'cfg' are copied.
  */
 int kube_leader_new(struct kube_client *c, const struct kube_lease_config *cfg,
                     const struct kube_lease_ops *ops, void *ops_userdata,

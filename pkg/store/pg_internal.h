@@ -4,10 +4,9 @@
 
 #include <stdint.h>
 
-#include "store/pqlib.h"
-
 #include "base/buf.h"
 #include "store/internal.h"
+#include "store/pqlib.h"
 
 /*
  * Shared state of the PostgreSQL backend (postgres.c: connection, schema, lock, measure,

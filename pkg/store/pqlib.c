@@ -5,6 +5,7 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -41,6 +42,23 @@
 
 struct pqlib pqlib;
 
+/*
+ * Each member's type is libpq-fe.h's: an assignment of the function's address, in an operand of
+ * sizeof, is type-checked and never evaluated (nothing links to libpq).
+ */
+#define PQLIB_CHECK(f) _Static_assert(sizeof(pqlib.f = &(f)) == sizeof(void (*)(void)), #f);
+PQLIB_FUNCS(PQLIB_CHECK)
+#undef PQLIB_CHECK
+
+static const struct {
+        const char *name;
+        size_t offset;
+} symbols[] = {
+#define PQLIB_SYMBOL(f) { #f, offsetof(struct pqlib, f) },
+        PQLIB_FUNCS(PQLIB_SYMBOL)
+#undef PQLIB_SYMBOL
+};
+
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_rc;
 static char load_msg[256];
@@ -50,36 +68,28 @@ static void load(void)
         struct pqlib t;
         void *h;
 
-        /*
-         * Each member's type is libpq-fe.h's: an assignment of the function's address, in an
-         * operand of sizeof, is type-checked and never evaluated (nothing links to libpq).
-         */
-#define PQLIB_CHECK(f) (void)sizeof(t.f = &f);
-        PQLIB_FUNCS(PQLIB_CHECK)
-#undef PQLIB_CHECK
         /* Never closed: libpq and OpenSSL keep process-wide state until exit. */
         h = dlopen(PQLIB_SONAME, RTLD_NOW | RTLD_LOCAL);
         if (!h) {
                 load_rc = -ELIBACC;
+                /* NOLINTNEXTLINE(concurrency-mt-unsafe): under pthread_once, the only caller */
                 (void)snprintf(load_msg, sizeof(load_msg), "%s", dlerror());
                 return;
         }
         memset(&t, 0, sizeof(t));
-#define PQLIB_RESOLVE(f)                                                                           \
-        if (load_rc == 0) {                                                                        \
-                void *p = dlsym(h, #f);                                                            \
-                if (p)                                                                             \
-                        memcpy(&t.f, &p, sizeof(p));                                               \
-                else {                                                                             \
-                        load_rc = -ELIBACC;                                                        \
-                        (void)snprintf(load_msg, sizeof(load_msg), "%s: no symbol %s",             \
-                                       PQLIB_SONAME, #f);                                          \
-                }                                                                                  \
+        for (size_t i = 0; i < sizeof(symbols) / sizeof(symbols[0]); i++) {
+                void *p = dlsym(h, symbols[i].name);
+
+                if (!p) {
+                        load_rc = -ELIBACC;
+                        (void)snprintf(load_msg, sizeof(load_msg), "%s: no symbol %s", PQLIB_SONAME,
+                                       symbols[i].name);
+                        return;
+                }
+                /* A data pointer to a function pointer: copied, as ISO C has no such cast. */
+                memcpy((char *)&t + symbols[i].offset, &p, sizeof(p));
         }
-        PQLIB_FUNCS(PQLIB_RESOLVE)
-#undef PQLIB_RESOLVE
-        if (load_rc == 0)
-                pqlib = t;
+        pqlib = t;
 }
 
 int pqlib_load(struct errbuf *err)
