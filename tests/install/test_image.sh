@@ -4,8 +4,9 @@
 # (debootstrap base, buildah bud --isolation chroot --storage-driver vfs), then the image runs:
 # `version`, `datagen` and `report` (text and JSON) and a dry-run `prune` with a sample policy on
 # a mounted directory as UID 65532, and `report` on PostgreSQL (libpq loads); its configuration
-# (user, entrypoint, OCI labels) and the absence of a shell are checked. Exit 77 (skipped) when not root, buildah or debootstrap is
-# missing, or KR_IMAGE_TEST=0. Needs the Debian mirror apt uses (the first build debootstraps).
+# (user, entrypoint, OCI labels) and the absence of a shell are checked. Exit 77 (skipped) when
+# not root, buildah or debootstrap is missing, or KR_IMAGE_TEST=0. Needs the Debian mirror apt
+# uses (the first build debootstraps).
 set -euo pipefail
 src=${KR_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}
 skip() {

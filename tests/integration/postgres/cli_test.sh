@@ -88,10 +88,14 @@ check "the binary does not link libpq" sh -c "! readelf -d '$bin' | grep -q 'lib
 libpq=$(ldconfig -p | awk '$1 == "libpq.so.5" { print $NF; exit }')
 if [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null && [ -n "$libpq" ]; then
         : >"$work/empty.so"
-        hide() { unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh "$work/empty.so" "$(readlink -f "$libpq")" "$@"; }
+        hide() { # COMMAND...: run with an empty file mounted over libpq
+                unshare -m sh -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' sh \
+                        "$work/empty.so" "$(readlink -f "$libpq")" "$@"
+        }
         expect_exit 1 "without libpq PostgreSQL fails" hide env DATABASE_TYPE=postgres \
                 POSTGRES_DATABASE_URL_FILE="$work/url" "$bin" report
-        check "it says libpq cannot be loaded" grep -q "PostgreSQL needs libpq, which cannot be loaded" "$work/err"
+        check "it says libpq cannot be loaded" \
+                grep -q "PostgreSQL needs libpq, which cannot be loaded" "$work/err"
         "$bin" datagen --sqlite-database-path "$work/k.db" --sessions 5 --seed 1 >/dev/null 2>&1
         expect_exit 0 "without libpq SQLite works" hide "$bin" report --sqlite-database-path "$work/k.db"
 else
