@@ -414,6 +414,13 @@ static json_t *status_patch(struct kubesync *ks, const struct controller_state *
         return json_pack("{s:o}", "status", status);
 }
 
+/* When the measurements may be written again: STATUS_REFRESH_MS after a write, or
+ * STATUS_RETRY_MS after an attempt while none is written yet. */
+static int64_t refresh_due_ms(const struct kubesync *ks)
+{
+        return ks->last_write_ms + (ks->last_status ? STATUS_REFRESH_MS : STATUS_RETRY_MS);
+}
+
 /* Write status when it changed: at once after a run, ladder or condition change, else at most
  * every STATUS_REFRESH_MS for the measurements. */
 static void write_status(struct kubesync *ks)
@@ -432,8 +439,7 @@ static void write_status(struct kubesync *ks)
         urgent = ks->snapshot_urgent;
         have = ks->have_snapshot;
         (void)pthread_mutex_unlock(&ks->mu);
-        if (!have || (!urgent && ks->last_status && now - ks->last_write_ms < STATUS_REFRESH_MS) ||
-            (!urgent && now - ks->last_write_ms < STATUS_RETRY_MS))
+        if (!have || (!urgent && now < refresh_due_ms(ks)))
                 return;
         ks->last_write_ms = now; /* an attempt, whatever becomes of it: wait_ms counts on it */
         st = malloc(sizeof(*st));
@@ -548,8 +554,7 @@ static int64_t wait_ms(struct kubesync *ks)
          * urgent write that failed is retried in STATUS_RETRY_MS.
          */
         if (have && ks->have_object && (!ks->leader || kube_leader_is_leader(ks->leader))) {
-                int64_t due = ks->last_write_ms +
-                              (ks->last_status && !urgent ? STATUS_REFRESH_MS : STATUS_RETRY_MS);
+                int64_t due = urgent ? ks->last_write_ms + STATUS_RETRY_MS : refresh_due_ms(ks);
 
                 if (due - now < wait)
                         wait = due - now;
