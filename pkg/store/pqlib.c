@@ -58,6 +58,10 @@ static const struct {
         PQLIB_FUNCS(PQLIB_SYMBOL)
 #undef PQLIB_SYMBOL
 };
+/* Every member is in the list, so none stays NULL after a load. */
+_Static_assert(sizeof(symbols) / sizeof(symbols[0]) * sizeof(void (*)(void)) ==
+                       sizeof(struct pqlib),
+               "PQLIB_FUNCS lists every member of struct pqlib");
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int load_rc;
