@@ -1,7 +1,9 @@
 # SPDX-License-Identifier: Apache-2.0
 # kagent-retention image: built from source with the project's CMake, run from an image that holds
-# the binary, the shared libraries it links (and theirs), CA certificates and a passwd entry for
-# UID 65532 — no shell, no package manager.
+# the binary, libpq's shared libraries (loaded for PostgreSQL only), CA certificates and a passwd
+# entry for UID 65532 — no shell, no package manager. The binary is the small build
+# (-DSTATIC_DEPS=ON): libcurl and libmicrohttpd from Debian's sources with only what it uses
+# (scripts/build-deps), linked statically with OpenSSL, SQLite, jansson and libyaml.
 #
 #   buildah bud --isolation chroot --storage-driver vfs -t kagent-retention .   (or docker build)
 #
@@ -10,25 +12,28 @@
 ARG DEBIAN_IMAGE=debian:bookworm
 
 FROM ${DEBIAN_IMAGE} AS build
-# The toolchain and the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka).
-# scripts/build-image's debootstrap base already has them, so this step only refreshes the lists.
+# The toolchain, the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka; libcurl and
+# libmicrohttpd come from scripts/build-deps), OpenSSL's, and zlib's (sqlite3.pc names -lz for
+# STATIC_DEPS, though SQLite does not call it). scripts/build-image's debootstrap
+# base already has them, so this step only refreshes the lists (kept for scripts/build-deps).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config ca-certificates \
-      libsqlite3-dev libpq-dev libcurl4-openssl-dev libjansson-dev libyaml-dev libmicrohttpd-dev \
- && rm -rf /var/lib/apt/lists/*
+      build-essential cmake pkg-config ca-certificates libssl-dev zlib1g-dev \
+      libsqlite3-dev libpq-dev libjansson-dev libyaml-dev
 WORKDIR /src
+COPY scripts/build-deps scripts/
+RUN scripts/build-deps /deps && rm -rf /deps/apt /var/lib/apt/lists/*
 COPY CMakeLists.txt ./
 COPY cmake/ cmake/
 COPY pkg/ pkg/
 COPY cmd/ cmd/
-RUN cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release -DBUILD_TESTING=OFF -DWERROR=OFF \
+RUN PKG_CONFIG_PATH=/deps/lib/pkgconfig cmake -S . -B /build -DCMAKE_BUILD_TYPE=Release \
+      -DBUILD_TESTING=OFF -DWERROR=OFF -DSTATIC_DEPS=ON \
  && cmake --build /build -j"$(nproc)" \
  && install -D -s -m 0755 /build/cmd/kagent-retention/kagent-retention /rootfs/usr/local/bin/kagent-retention
 # The runtime file system: every library the dynamic loader resolves for the binary (ldd lists
-# the whole closure: libsqlite3, libcurl4, libjansson4, libyaml-0-2, libmicrohttpd12 and what they
-# link: OpenSSL, Kerberos, LDAP, nghttp2, ...) and for libpq5, which the binary loads when a
-# PostgreSQL store opens (dlopen of libpq.so.5), the loader, the merged-/usr symlinks, the
+# the C library and the loader) and for libpq5, which the binary loads when a PostgreSQL store
+# opens (dlopen of libpq.so.5; with its OpenSSL, Kerberos, LDAP, ...), the merged-/usr symlinks, the
 # CA bundle (libcurl's and libpq's default), and passwd/group entries for 65532 (libpq looks the
 # user up when the URL names none). /tmp is 1777 for TMPDIR (VACUUM's temporary copy).
 RUN set -eu; \

@@ -7,7 +7,10 @@ scraped every 15 s and the volume polled. After its first prune it idles for IDL
 prints one JSON record (kind "sidecar_cluster"): RSS (anonymous and file-backed), on-CPU time per
 second of its threads (/proc schedstat) and the API requests it made meanwhile.
 
-    incluster.py BINARY DB IDLE_S WORKDIR
+    incluster.py [--root DIR] BINARY DB IDLE_S WORKDIR
+
+--root DIR runs the sidecar as the image does: chrooted into DIR (an image's file system, as root
+may), as UID 65532; BINARY and DB are then paths inside DIR, and the kubeconfig is copied in.
 """
 
 import json
@@ -65,7 +68,11 @@ def log_has(path, msg):
 
 
 def main():
-    binary, db, idle_s, work = sys.argv[1], sys.argv[2], float(sys.argv[3]), sys.argv[4]
+    args = sys.argv[1:]
+    root = None
+    if args[:1] == ["--root"]:
+        root, args = args[1], args[2:]
+    binary, db, idle_s, work = args[0], args[1], float(args[2]), args[3]
     try:
         import yaml
         from kube_emulator.client import EmulatorProcess, wait_until
@@ -86,9 +93,17 @@ def main():
         log_path = os.path.join(work, "sidecar.log")
         env = dict(os.environ, POD_NAME=POD, POD_NAMESPACE="kagent")
         env.pop("KUBECONFIG", None)
+        cmd, kubeconfig = [binary], emu.kubeconfig
+        if root is not None:
+            # The emulator's kubeconfig embeds its CA and token: a copy works inside the root.
+            kubeconfig = "/tmp/kubeconfig-%d" % os.getpid()
+            with open(emu.kubeconfig) as f, open(root + kubeconfig, "w") as g:
+                g.write(f.read())
+            os.chown(root + kubeconfig, 65532, 65532)
+            cmd = ["chroot", "--userspec=65532:65532", root, binary]
         with open(log_path, "w") as log:
             side = subprocess.Popen(
-                [binary, "run", "--kubeconfig", emu.kubeconfig, "--leader-elect",
+                cmd + ["run", "--kubeconfig", kubeconfig, "--leader-elect",
                  "--sqlite-database-path", db, "--metrics-bind-address", "127.0.0.1:%d" % mport,
                  "--health-probe-bind-address", "127.0.0.1:%d" % free_port()],
                 env=env, stdout=log, stderr=log)

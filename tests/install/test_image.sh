@@ -3,7 +3,8 @@
 # The container image (ctest label "image"): scripts/build-image builds it from the Dockerfile
 # (debootstrap base, buildah bud --isolation chroot --storage-driver vfs), then the image runs:
 # `version`, `datagen` and `report` (text and JSON) and a dry-run `prune` with a sample policy on
-# a mounted directory as UID 65532, and `report` on PostgreSQL (libpq loads); its configuration
+# a mounted directory as UID 65532, `report` on PostgreSQL (libpq loads), and `run` in a cluster
+# (bench/incluster.py: the API emulator over HTTPS, leader election, status); its configuration
 # (user, entrypoint, OCI labels) and the absence of a shell are checked. Exit 77 (skipped) when
 # not root, buildah or debootstrap is missing, or KR_IMAGE_TEST=0. Needs the Debian mirror apt
 # uses (the first build debootstraps).
@@ -98,6 +99,28 @@ run kagent-retention report --database-type postgres \
         fail "report on a closed PostgreSQL port succeeded"
 cat "$work/pg.txt"
 grep -q 'cannot connect' "$work/pg.txt" || fail "PostgreSQL in the image: $(head -3 "$work/pg.txt")"
+
+# The image's binary in a cluster: chrooted into the image's file system as 65532, against the
+# API emulator over HTTPS (its TLS client is the image's own libcurl and OpenSSL), with leader
+# election and the default sample policy, it prunes the database and writes the policy's status.
+mnt=$(bah mount "$ctr")
+mkdir -p "$mnt/tmp/cluster"
+cp "$work/data/kagent.db" "$mnt/tmp/cluster/kagent.db"
+chown -R 65532:65532 "$mnt/tmp/cluster"
+python3 "$src/bench/incluster.py" --root "$mnt" /usr/local/bin/kagent-retention \
+        /tmp/cluster/kagent.db 5 "$work/cluster" >"$work/cluster.json" ||
+        fail "in a cluster: $(cat "$work/cluster.json"; tail -5 "$work/cluster/sidecar.log" 2>/dev/null)"
+python3 - "$work/cluster.json" <<'PY' || fail "in a cluster"
+import json, sys
+r = json.loads(open(sys.argv[1]).read().strip().splitlines()[-1])
+assert "skipped" not in r, r
+assert r["leader"] and r["exit_code"] == 0, r
+assert r["last_run"]["result"] == "Succeeded", r["last_run"]
+assert r["requests_by_verb"].get("update leases", 0) > 0, r["requests_by_verb"]
+print("in a cluster: %s, RSS %d KiB (anonymous %d, file-backed %d), %.2f ms/s on CPU idle"
+      % (r["last_run"]["message"], r["rss_kb"], r["anon_kb"], r["file_kb"], r["cpu_ms_per_s"]))
+PY
+bah umount "$ctr" >/dev/null
 
 # A shell is not there to run.
 if bah run --isolation chroot "$ctr" -- /bin/sh -c true >/dev/null 2>&1; then
