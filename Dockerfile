@@ -14,8 +14,8 @@ ARG DEBIAN_IMAGE=debian:bookworm
 FROM ${DEBIAN_IMAGE} AS build
 # The toolchain, the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka; libcurl and
 # libmicrohttpd come from scripts/build-deps), OpenSSL's, and zlib's (sqlite3.pc names -lz for
-# STATIC_DEPS, though SQLite does not call it). scripts/build-image's debootstrap
-# base already has them, so this step only refreshes the lists (kept for scripts/build-deps).
+# STATIC_DEPS, though SQLite does not call it). scripts/build-image's debootstrap base already
+# has them, so this step only refreshes the lists (kept for scripts/build-deps).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
       build-essential cmake pkg-config ca-certificates libssl-dev zlib1g-dev \

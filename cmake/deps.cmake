@@ -42,7 +42,8 @@ else()
   pkg_check_modules(CURL REQUIRED IMPORTED_TARGET libcurl)
   pkg_check_modules(MHD REQUIRED IMPORTED_TARGET libmicrohttpd)
 endif()
-# libpq is loaded at run time (pkg/store/pqlib.c): only its headers are used.
+# The sidecar loads libpq at run time (pkg/store/pqlib.c) and uses only its headers; the
+# PostgreSQL test tools link it.
 pkg_check_modules(LIBPQ REQUIRED IMPORTED_TARGET libpq)
 if(BUILD_TESTING)
   pkg_check_modules(CMOCKA REQUIRED IMPORTED_TARGET cmocka)
