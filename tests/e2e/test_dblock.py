@@ -179,6 +179,9 @@ class DatabaseLockTest(unittest.TestCase):
         wait_until(lambda: self.runs(), BUSY_TIMEOUT_S + 30, what="the first run")
         during = self.noisy()
         first = self.runs()
+        # The API thread posts the run's Event after the run is logged: wait for it (the next
+        # run is INTERVAL_S away, so nothing else can post meanwhile).
+        wait_until(self.warning_events, SLACK_S, interval=0.1, what="the run's Warning Event")
         events = self.warning_events()
         bound = math.ceil(HOLD_EXCL_S / BUSY_TIMEOUT_S) + 1
         print("\nEXCLUSIVE lock held %.1f s after the policy: %d warn/error lines (bound %d): "
