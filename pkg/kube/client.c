@@ -279,12 +279,15 @@ static int add_header(struct kube_xfer *x, const char *h)
         return 0;
 }
 
-static void setup_blob(CURL *h, CURLoption opt, const struct kube_blob *b)
+/* with_nul: hand libcurl the blob's terminating NUL too. libcurl gives mbedTLS a private key
+ * blob as it is, and mbedTLS reads PEM only from a buffer whose length counts a final NUL
+ * (otherwise it tries DER and fails); OpenSSL stops at the PEM's END line. */
+static void setup_blob(CURL *h, CURLoption opt, const struct kube_blob *b, bool with_nul)
 {
         struct curl_blob blob;
 
         blob.data = b->data;
-        blob.len = b->len;
+        blob.len = b->len + (with_nul ? 1 : 0);
         blob.flags = CURL_BLOB_COPY;
         (void)curl_easy_setopt(h, opt, &blob);
 }
@@ -297,7 +300,7 @@ static void setup_tls(const struct kube_client *c, CURL *h)
         if (cfg->ca_data.data) {
                 (void)curl_easy_setopt(h, CURLOPT_CAINFO, NULL);
                 (void)curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
-                setup_blob(h, CURLOPT_CAINFO_BLOB, &cfg->ca_data);
+                setup_blob(h, CURLOPT_CAINFO_BLOB, &cfg->ca_data, false);
         } else if (cfg->ca_file) {
                 (void)curl_easy_setopt(h, CURLOPT_CAINFO, cfg->ca_file);
                 (void)curl_easy_setopt(h, CURLOPT_CAPATH, NULL);
@@ -308,14 +311,14 @@ static void setup_tls(const struct kube_client *c, CURL *h)
         }
         if (cfg->client_cert_data.data) {
                 (void)curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
-                setup_blob(h, CURLOPT_SSLCERT_BLOB, &cfg->client_cert_data);
+                setup_blob(h, CURLOPT_SSLCERT_BLOB, &cfg->client_cert_data, false);
         } else if (cfg->client_cert_file) {
                 (void)curl_easy_setopt(h, CURLOPT_SSLCERTTYPE, "PEM");
                 (void)curl_easy_setopt(h, CURLOPT_SSLCERT, cfg->client_cert_file);
         }
         if (cfg->client_key_data.data) {
                 (void)curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
-                setup_blob(h, CURLOPT_SSLKEY_BLOB, &cfg->client_key_data);
+                setup_blob(h, CURLOPT_SSLKEY_BLOB, &cfg->client_key_data, true);
         } else if (cfg->client_key_file) {
                 (void)curl_easy_setopt(h, CURLOPT_SSLKEYTYPE, "PEM");
                 (void)curl_easy_setopt(h, CURLOPT_SSLKEY, cfg->client_key_file);
