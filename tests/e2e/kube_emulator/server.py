@@ -113,9 +113,13 @@ def _openssl(*args, cwd):
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def make_pki(d, client_user, client_groups):
-    """CA, server certificate (SANs 127.0.0.1, ::1, localhost) and a client certificate."""
-    ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+def make_pki(d, client_user, client_groups, key_type="ec"):
+    """CA, server certificate (SANs 127.0.0.1, ::1, localhost) and a client certificate, with
+    ECDSA P-256 keys or, as kubeadm makes them by default, RSA 2048 keys."""
+    if key_type == "rsa":
+        ec = ["-newkey", "rsa:2048", "-nodes"]
+    else:
+        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
     _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
              "-subj", "/CN=kube-emulator-ca",
              "-addext", "basicConstraints=critical,CA:TRUE",
@@ -363,8 +367,11 @@ class _Server(ThreadingHTTPServer):
 class Emulator:
     def __init__(self, workdir, address="127.0.0.1", port=0, crds=(), fixtures=(),
                  tokens_file=None, namespace="kagent", bookmark_interval=5.0,
-                 watch_timeout=1800.0, user=CONTROLLER_USER, log_requests=None):
+                 watch_timeout=1800.0, user=CONTROLLER_USER, log_requests=None,
+                 key_type="ec", tls_max="1.3"):
         self.dir = os.path.abspath(workdir)
+        self.key_type = key_type
+        self.tls_max = tls_max
         self.address = address
         self.port = port
         self.crd_paths = list(crds)
@@ -397,7 +404,7 @@ class Emulator:
 
     def setup(self):
         os.makedirs(self.dir, exist_ok=True)
-        make_pki(self.dir, "kagent-retention-client", ["kagent-retention"])
+        make_pki(self.dir, "kagent-retention-client", ["kagent-retention"], self.key_type)
         if not os.path.exists(self.tokens_path):
             token = secrets.token_urlsafe(32)
             write_atomic(self.tokens_path, Tokens.render([
@@ -501,6 +508,8 @@ class Emulator:
     def _tls_context(self):
         ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         ctx.minimum_version = ssl.TLSVersion.TLSv1_2
+        if self.tls_max == "1.2":
+            ctx.maximum_version = ssl.TLSVersion.TLSv1_2
         ctx.load_cert_chain(os.path.join(self.dir, "server.crt"),
                             os.path.join(self.dir, "server.key"))
         ctx.load_verify_locations(os.path.join(self.dir, "ca.crt"))
@@ -1866,11 +1875,16 @@ def main(argv=None):
     p.add_argument("--watch-timeout", type=float, default=1800.0)
     p.add_argument("--ready-file", help="default: DIR/ready")
     p.add_argument("--request-log", help="append one JSON line per request to this file")
+    p.add_argument("--key-type", choices=["ec", "rsa"], default="ec",
+                   help="keys of the CA and the certificates: ECDSA P-256 or RSA 2048")
+    p.add_argument("--tls-max-version", choices=["1.2", "1.3"], default="1.3",
+                   help="the newest TLS version served")
     a = p.parse_args(argv)
     crds = a.crd if a.crd is not None else [os.path.join(repo, "manifests", "crd")]
     log = open(a.request_log, "a") if a.request_log else None
     emu = Emulator(a.dir, a.address, a.port, crds, a.fixture, a.tokens_file, a.namespace,
-                   a.bookmark_interval, a.watch_timeout, a.user, log)
+                   a.bookmark_interval, a.watch_timeout, a.user, log, a.key_type,
+                   a.tls_max_version)
 
     def stop(*_):
         emu.stop_event.set()

@@ -4,7 +4,8 @@
  * of configuring the client, the own Pod's volume, LIST+WATCH of one RetentionPolicy through
  * the emulator's faults (bookmark, dropped and cut watches, compaction, 429), status patches
  * with conditions, the RBAC message of a denied verb, token rotation, aggregated Events on both
- * APIs and Lease leader election. Exits 77 (skipped) without python3, PyYAML or openssl.
+ * APIs and Lease leader election; and TLS servers with RSA or ECDSA keys, TLS 1.3 or 1.2 only.
+ * Exits 77 (skipped) without python3, PyYAML or openssl.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -49,12 +50,17 @@ struct emulator {
 
 static struct emulator emu;
 
-static const char *ready_str(const char *key)
+static const char *ready_str_of(const struct emulator *e, const char *key)
 {
-        const char *v = json_string_value(json_object_get(emu.ready, key));
+        const char *v = json_string_value(json_object_get(e->ready, key));
 
         assert_non_null(v);
         return v;
+}
+
+static const char *ready_str(const char *key)
+{
+        return ready_str_of(&emu, key);
 }
 
 /* Run "prog a1 a2" to completion with output discarded; its exit status, or -1. */
@@ -134,52 +140,61 @@ static struct kube_client *client_main(void)
         return client_kubeconfig(path);
 }
 
-static int emulator_start(void **state)
+/* Start an emulator in a new directory, its keys KEY_TYPE ("ec", "rsa") and its newest TLS
+ * version TLS_MAX ("1.3", "1.2"), and wait until it listens. */
+static void emulator_spawn(struct emulator *e, const char *key_type, const char *tls_max)
 {
         const char *src = getenv("KR_SOURCE_DIR"); /* NOLINT(concurrency-mt-unsafe): one thread */
         char launcher[512];
         char fixture[512];
         char crd[512];
         char ready[128];
-        struct kube_config cfg;
-        struct errbuf err;
         int64_t deadline;
-        char *admin_token;
 
-        (void)state;
         assert_non_null(src);
         (void)snprintf(launcher, sizeof(launcher), "%s/tests/e2e/kube_emulator/kube-emulator", src);
         (void)snprintf(fixture, sizeof(fixture), "%s/tests/e2e/kube_emulator/fixtures/kagent.yaml",
                        src);
         (void)snprintf(crd, sizeof(crd), "%s/manifests/crd", src);
-        (void)snprintf(emu.dir, sizeof(emu.dir), "/tmp/kr-kube-emu-XXXXXX");
-        assert_non_null(mkdtemp(emu.dir));
-        (void)snprintf(ready, sizeof(ready), "%s/ready", emu.dir);
-        emu.pid = fork();
-        assert_true(emu.pid >= 0);
-        if (emu.pid == 0) {
+        (void)snprintf(e->dir, sizeof(e->dir), "/tmp/kr-kube-emu-XXXXXX");
+        assert_non_null(mkdtemp(e->dir));
+        (void)snprintf(ready, sizeof(ready), "%s/ready", e->dir);
+        e->pid = fork();
+        assert_true(e->pid >= 0);
+        if (e->pid == 0) {
                 char log[128];
                 int fd;
 
-                (void)snprintf(log, sizeof(log), "%s/log", emu.dir);
+                (void)snprintf(log, sizeof(log), "%s/log", e->dir);
                 fd = open(log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
                 if (fd >= 0) {
                         (void)dup2(fd, 1);
                         (void)dup2(fd, 2);
                 }
-                execlp("python3", "python3", launcher, "--dir", emu.dir, "--fixture", fixture,
-                       "--crd", crd, "--bookmark-interval", "600", (char *)NULL);
+                execlp("python3", "python3", launcher, "--dir", e->dir, "--fixture", fixture,
+                       "--crd", crd, "--bookmark-interval", "600", "--key-type", key_type,
+                       "--tls-max-version", tls_max, (char *)NULL);
                 _exit(127);
         }
         /* The emulator writes 'ready' once it listens: poll for it (an external process). */
         deadline = clock_mono_ms() + START_MS;
         while (access(ready, F_OK) != 0) {
                 assert_true(clock_mono_ms() < deadline);
-                assert_int_equal(waitpid(emu.pid, NULL, WNOHANG), 0);
+                assert_int_equal(waitpid(e->pid, NULL, WNOHANG), 0);
                 clock_sleep_ms(20, NULL);
         }
-        emu.ready = json_load_file(ready, 0, NULL);
-        assert_non_null(emu.ready);
+        e->ready = json_load_file(ready, 0, NULL);
+        assert_non_null(e->ready);
+}
+
+static int emulator_start(void **state)
+{
+        struct kube_config cfg;
+        struct errbuf err;
+        char *admin_token;
+
+        (void)state;
+        emulator_spawn(&emu, "ec", "1.3");
         admin_token = read_text(ready_str("adminTokenFile"));
         assert_non_null(admin_token);
         memset(&cfg, 0, sizeof(cfg));
@@ -202,17 +217,22 @@ static int remove_entry(const char *path, const struct stat *st, int flag, struc
         return remove(path);
 }
 
+static void emulator_kill(struct emulator *e)
+{
+        if (e->pid > 0) {
+                (void)kill(e->pid, SIGTERM);
+                (void)waitpid(e->pid, NULL, 0);
+        }
+        json_decref(e->ready);
+        /* NOLINTNEXTLINE(concurrency-mt-unsafe): one thread */
+        (void)nftw(e->dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+}
+
 static int emulator_stop(void **state)
 {
         (void)state;
         kube_client_free(emu.admin);
-        if (emu.pid > 0) {
-                (void)kill(emu.pid, SIGTERM);
-                (void)waitpid(emu.pid, NULL, 0);
-        }
-        json_decref(emu.ready);
-        /* NOLINTNEXTLINE(concurrency-mt-unsafe): one thread */
-        (void)nftw(emu.dir, remove_entry, 8, FTW_DEPTH | FTW_PHYS);
+        emulator_kill(&emu);
         return 0;
 }
 
@@ -258,6 +278,40 @@ static void test_configurations(void **state)
                         fail_msg("config %zu: %s", i, err.msg);
                 json_decref(pod);
                 kube_client_free(c[i]);
+        }
+}
+
+/* The TLS servers a client meets: RSA keys (kubeadm's default) and ECDSA, TLS 1.3 and 1.2
+ * only (where an RSA server signs its key exchange with RSA-PSS), with a token and with a client
+ * certificate of the same key type. */
+static void test_tls_servers(void **state)
+{
+        static const char *const variants[][2] = { { "rsa", "1.3" },
+                                                   { "rsa", "1.2" },
+                                                   { "ec", "1.2" } };
+        size_t v;
+
+        (void)state;
+        for (v = 0; v < sizeof(variants) / sizeof(variants[0]); v++) {
+                struct emulator e = { 0 };
+                const char *kc[2];
+                size_t i;
+
+                emulator_spawn(&e, variants[v][0], variants[v][1]);
+                kc[0] = ready_str_of(&e, "kubeconfig");
+                kc[1] = ready_str_of(&e, "kubeconfigCert");
+                for (i = 0; i < 2; i++) {
+                        struct kube_client *c = client_kubeconfig(kc[i]);
+                        json_t *pod = NULL;
+                        struct errbuf err;
+
+                        if (kube_pod_get_self(c, POD_NAME, NS, &pod, &err) < 0)
+                                fail_msg("%s keys, TLS %s, %s: %s", variants[v][0], variants[v][1],
+                                         i ? "client certificate" : "token", err.msg);
+                        json_decref(pod);
+                        kube_client_free(c);
+                }
+                emulator_kill(&e);
         }
 }
 
@@ -583,10 +637,10 @@ static void test_lease(void **state)
 int main(void)
 {
         const struct CMUnitTest tests[] = {
-                cmocka_unit_test(test_configurations), cmocka_unit_test(test_pod_volume),
-                cmocka_unit_test(test_watch_policy),   cmocka_unit_test(test_status_and_rbac),
-                cmocka_unit_test(test_token_rotation), cmocka_unit_test(test_events),
-                cmocka_unit_test(test_lease),
+                cmocka_unit_test(test_configurations),  cmocka_unit_test(test_tls_servers),
+                cmocka_unit_test(test_pod_volume),      cmocka_unit_test(test_watch_policy),
+                cmocka_unit_test(test_status_and_rbac), cmocka_unit_test(test_token_rotation),
+                cmocka_unit_test(test_events),          cmocka_unit_test(test_lease),
         };
 
         if (!prerequisites()) {
