@@ -2,8 +2,8 @@
 # kagent-retention image: built from source with the project's CMake, run from an image that holds
 # the binary, libpq's shared libraries (loaded for PostgreSQL only), CA certificates and a passwd
 # entry for UID 65532 — no shell, no package manager. The binary is the small build
-# (-DSTATIC_DEPS=ON): libcurl and libmicrohttpd from Debian's sources with only what it uses
-# (scripts/build-deps), linked statically with OpenSSL, SQLite, jansson and libyaml.
+# (-DSTATIC_DEPS=ON): mbedTLS, libcurl and libmicrohttpd from Debian's sources with only what it
+# uses (scripts/build-deps), linked statically with SQLite, jansson and libyaml.
 #
 #   buildah bud --isolation chroot --storage-driver vfs -t kagent-retention .   (or docker build)
 #
@@ -12,13 +12,21 @@
 ARG DEBIAN_IMAGE=debian:bookworm
 
 FROM ${DEBIAN_IMAGE} AS build
-# The toolchain, the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka; libcurl and
-# libmicrohttpd come from scripts/build-deps), OpenSSL's, and zlib's (sqlite3.pc names -lz for
+# A mirror that serves a snapshot of the archive has Release files past their Valid-Until (the
+# testing release's, which scripts/build-deps may read): where the host's apt accepts them
+# (Acquire::Check-Valid-Until "false"), scripts/build-image passes that on; signatures are still
+# checked.
+ARG APT_CHECK_VALID_UNTIL=true
+RUN if [ "$APT_CHECK_VALID_UNTIL" = false ]; then \
+      echo 'Acquire::Check-Valid-Until "false";' > /etc/apt/apt.conf.d/90check-valid-until; \
+    fi
+# The toolchain, the -dev packages of cmake/deps.cmake (BUILD_TESTING=OFF: no cmocka; mbedTLS,
+# libcurl and libmicrohttpd come from scripts/build-deps), and zlib's (sqlite3.pc names -lz for
 # STATIC_DEPS, though SQLite does not call it). scripts/build-image's debootstrap base already
 # has them, so this step only refreshes the lists (kept for scripts/build-deps).
 RUN apt-get update \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
-      build-essential cmake pkg-config ca-certificates libssl-dev zlib1g-dev \
+      build-essential cmake pkg-config ca-certificates zlib1g-dev \
       libsqlite3-dev libpq-dev libjansson-dev libyaml-dev
 WORKDIR /src
 COPY scripts/build-deps scripts/

@@ -7,6 +7,9 @@ find_package(Threads REQUIRED)
 # own dependencies as archives (lib<name>.a), in pkg-config's order; the C library's parts (and
 # nothing else) stay shared.
 function(kr_static_module name module)
+  # Ask pkg-config at every configure: FindPkgConfig keeps its first answer in the cache, and a
+  # rebuilt PREFIX (scripts/build-deps) may link other libraries than the one before.
+  unset(__pkg_config_checked_${name} CACHE)
   pkg_check_modules(${name} REQUIRED ${module})
   set(libs "")
   foreach(l IN LISTS ${name}_STATIC_LIBRARIES)

@@ -101,7 +101,7 @@ cat "$work/pg.txt"
 grep -q 'cannot connect' "$work/pg.txt" || fail "PostgreSQL in the image: $(head -3 "$work/pg.txt")"
 
 # The image's binary in a cluster: chrooted into the image's file system as 65532, against the
-# API emulator over HTTPS (its TLS client is the image's own libcurl and OpenSSL), with leader
+# API emulator over HTTPS (its TLS client is the image's own libcurl and mbedTLS), with leader
 # election and the default sample policy, it prunes the database and writes the policy's status.
 mnt=$(bah mount "$ctr")
 mkdir -p "$mnt/tmp/cluster"
