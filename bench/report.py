@@ -331,8 +331,8 @@ class Report:
         self.summary["footprint"] = res
         self.md.append("\n### Footprint\n")
         self.md.append("Two builds of the same sources: **dev** (cmake's default, linked with Debian's "
-                       "shared libraries) and **image** (the Dockerfile's: `-DSTATIC_DEPS=ON`, libcurl "
-                       "and libmicrohttpd from Debian's sources with only what is used, "
+                       "shared libraries) and **image** (the Dockerfile's: `-DSTATIC_DEPS=ON`, mbedTLS, "
+                       "libcurl and libmicrohttpd from Debian's sources with only what is used, "
                        "scripts/build-deps, all but the C library static).\n")
         self.md.append("| build | what | measured |")
         self.md.append("|---|---|---|")
