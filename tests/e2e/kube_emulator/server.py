@@ -117,10 +117,10 @@ def make_pki(d, client_user, client_groups, key_type="ec"):
     """CA, server certificate (SANs 127.0.0.1, ::1, localhost) and a client certificate, with
     ECDSA P-256 keys or, as kubeadm makes them by default, RSA 2048 keys."""
     if key_type == "rsa":
-        ec = ["-newkey", "rsa:2048", "-nodes"]
+        newkey = ["-newkey", "rsa:2048", "-nodes"]
     else:
-        ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
-    _openssl("req", "-x509", *ec, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
+        newkey = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"]
+    _openssl("req", "-x509", *newkey, "-keyout", "ca.key", "-out", "ca.crt", "-days", "30",
              "-subj", "/CN=kube-emulator-ca",
              "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
@@ -128,7 +128,7 @@ def make_pki(d, client_user, client_groups, key_type="ec"):
         f.write("subjectAltName=IP:127.0.0.1,IP:::1,DNS:localhost\n"
                 "extendedKeyUsage=serverAuth\nkeyUsage=critical,digitalSignature,"
                 "keyEncipherment\nbasicConstraints=critical,CA:FALSE\n")
-    _openssl("req", "-new", *ec, "-keyout", "server.key", "-out", "server.csr",
+    _openssl("req", "-new", *newkey, "-keyout", "server.key", "-out", "server.csr",
              "-subj", "/CN=kube-apiserver", cwd=d)
     _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "server.crt", "-days", "30", "-extfile", "server.ext",
@@ -137,7 +137,7 @@ def make_pki(d, client_user, client_groups, key_type="ec"):
         f.write("extendedKeyUsage=clientAuth\nkeyUsage=critical,digitalSignature\n"
                 "basicConstraints=critical,CA:FALSE\n")
     subj = "/CN=%s" % client_user + "".join("/O=%s" % g for g in client_groups)
-    _openssl("req", "-new", *ec, "-keyout", "client.key", "-out", "client.csr", "-subj", subj,
+    _openssl("req", "-new", *newkey, "-keyout", "client.key", "-out", "client.csr", "-subj", subj,
              cwd=d)
     _openssl("x509", "-req", "-in", "client.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
              "-CAcreateserial", "-out", "client.crt", "-days", "30", "-extfile", "client.ext",
