@@ -86,6 +86,7 @@ struct pgs {
         int64_t sess_slow_until; /* kr_sess seqs up to this go through the fallback */
         int64_t fast_lock_ms;    /* lock_timeout of a batch of whole sessions */
         int64_t xid_seen;        /* next transaction id when others_wrote last looked */
+        int64_t analyses_seen;   /* ANALYZE runs of kagent's tables then */
         int64_t own_xids;        /* transaction ids this connection used since then */
         int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
         bool sync_off;           /* synchronous_commit is off on this connection */
@@ -94,6 +95,25 @@ struct pgs {
          * chosen here rather than by a window over kr_sess in every batch; valid while
          * sc_gen == sess_gen (each per-session plan bumps sess_gen).
          */
+        /*
+         * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
+         * holds the sessions of the session table's blocks before sess_next_blk; the parts after
+         * it are staged while the batches delete, by the planning helper (a second connection,
+         * one part ahead) or, while kagent writes or when the helper failed, by this connection.
+         */
+        bool sess_parts;        /* blocks from sess_next_blk on are still to be planned */
+        int64_t sess_blocks;    /* blocks of the session table when the plan started */
+        int64_t sess_next_blk;  /* first block neither planned nor handed to the helper */
+        int64_t sess_seq_max;   /* last kr_sess seq */
+        int64_t sess_part_blks; /* blocks of the helper's next part */
+        int64_t sess_chunk;     /* blocks of one staging statement here (read budget) */
+        int64_t sess_cut_ms;    /* the plan's cutoffs, for the later parts */
+        int64_t sess_unf_ms;
+        PGconn *helper;   /* the planning helper, while a plan has parts left */
+        bool helper_off;  /* it failed in this run: the parts are planned here */
+        bool helper_busy; /* it is staging blocks [helper_lo, helper_hi) */
+        int64_t helper_lo;
+        int64_t helper_hi;
         bool sc_end; /* the read reached the end of kr_sess */
         uint64_t sess_gen;
         uint64_t sc_gen;
@@ -172,6 +192,24 @@ int pg_plan(struct store *s, const struct store_rule_params *p, struct store_pla
 int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
                           struct store_plan_result *out, struct errbuf *err);
 int pg_sessions_materialize(struct pgs *q, struct errbuf *err);
+/*
+ * The next part of a plan in parts, once the batches have taken every planned session: '*more'
+ * is 1 when sessions were added to kr_sess, 0 when the plan has no part left.
+ */
+int pg_sessions_next_part(struct pgs *q, int64_t *more, struct errbuf *err);
+/* Forget the parts not planned yet and close the helper (a run ends or stops). */
+void pg_sessions_parts_end(struct pgs *q);
+
+/* The planning helper's connection: same target, our settings, read-only. */
+int pg_helper_connect(struct pgs *q, PGconn **out, struct errbuf *err);
+/* A failed helper result (or NULL) as an error message. */
+int pg_helper_fail(struct pgs *q, PGconn *conn, const PGresult *res, struct errbuf *err);
+
+/* kagent stores task JSON as text, and not every row is valid JSON. */
+#define PG_TASK_STATE_FN                                                                           \
+        "CREATE OR REPLACE FUNCTION pg_temp.kr_task_state(d text) RETURNS text "                   \
+        "LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN d::json #>> '{status,state}'; "               \
+        "EXCEPTION WHEN data_exception THEN RETURN NULL; END $f$;"
 
 /* -EAGAIN when the run's plan went with a lost connection, else 0. */
 int pg_run_alive(struct pgs *q, struct errbuf *err, const char *what);

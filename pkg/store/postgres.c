@@ -166,6 +166,7 @@ static int map_sqlstate(const char *state)
 /* The connection is gone: everything that lived in the session went with it. */
 static void conn_lost(struct pgs *q)
 {
+        pg_sessions_parts_end(q);
         q->temp_ready = false;
         q->run_ready = false;
         q->lock_held = false;
@@ -313,18 +314,58 @@ void pg_note_own_xid(struct pgs *q)
         q->own_xids++;
 }
 
-static int next_xid(struct pgs *q, int64_t *out)
+/* "'name'::regclass" for a quoted table name. */
+static int append_regclass(struct buf *b, const char *qname)
 {
-        return pg_int(q, "SELECT pg_catalog.txid_snapshot_xmax(pg_catalog.txid_current_snapshot())",
-                      NULL, out, NULL, "snapshot");
+        int rc = buf_append_str(b, "'");
+
+        for (const char *c = qname; *c && rc == 0; c++)
+                rc = *c == '\'' ? buf_append_str(b, "''") : buf_append(b, c, 1);
+        return rc < 0 ? rc : buf_append_str(b, "'::regclass");
+}
+
+/*
+ * The cluster's next transaction id and the ANALYZE runs of kagent's tables so far (autovacuum's
+ * and others'): each ANALYZE takes a transaction id, which is not kagent writing.
+ */
+static int next_xid(struct pgs *q, int64_t *xid, int64_t *analyses)
+{
+        PGresult *res = NULL;
+        struct buf sql;
+        int rc = 0;
+
+        buf_init(&sql, 4096);
+        rc |= buf_append_str(&sql, "SELECT pg_catalog.txid_snapshot_xmax("
+                                   "pg_catalog.txid_current_snapshot()), 0");
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (!q->t[t].present)
+                        continue;
+                rc |= buf_append_str(&sql, " + pg_catalog.pg_stat_get_analyze_count(");
+                rc |= append_regclass(&sql, q->t[t].qname);
+                rc |= buf_append_str(&sql, ") + pg_catalog.pg_stat_get_autoanalyze_count(");
+                rc |= append_regclass(&sql, q->t[t].qname);
+                rc |= buf_append_str(&sql, ")");
+        }
+        rc = rc != 0 ? -ENOMEM : pg_exec(q, sql.data, NULL, &res, NULL, "snapshot");
+        buf_cleanup(&sql);
+        if (rc < 0)
+                return rc;
+        if (pqlib.PQntuples(res) != 1 || pqlib.PQnfields(res) != 2 ||
+            str_to_i64(pqlib.PQgetvalue(res, 0, 0), xid) < 0 ||
+            str_to_i64(pqlib.PQgetvalue(res, 0, 1), analyses) < 0)
+                rc = -EPROTO;
+        pqlib.PQclear(res);
+        return rc;
 }
 
 void pg_xid_baseline(struct pgs *q)
 {
         int64_t x = 0;
+        int64_t a = 0;
 
-        if (next_xid(q, &x) == 0) {
+        if (next_xid(q, &x, &a) == 0) {
                 q->xid_seen = x;
+                q->analyses_seen = a;
                 q->own_xids = 0;
         }
 }
@@ -672,13 +713,9 @@ static void describe_target(struct pgs *q, PGconn *conn)
  * cross jit_above_cost, where compiling took longer than running (44 ms against 5 ms).
  * kagent's own sessions are not affected.
  */
-static int session_setup(struct pgs *q, struct errbuf *err)
+static void settings_sql(char *sql, size_t size, bool read_only)
 {
-        char sql[768];
-        int64_t off = 0;
-        int rc;
-
-        (void)snprintf(sql, sizeof(sql),
+        (void)snprintf(sql, size,
                        "SELECT pg_catalog.set_config(v.name, v.value, false) FROM (VALUES "
                        "('lock_timeout', '%dms'), ('statement_timeout', '%dms'), "
                        "('idle_in_transaction_session_timeout', '%dms'), "
@@ -686,7 +723,16 @@ static int session_setup(struct pgs *q, struct errbuf *err)
                        "WHERE NOT EXISTS (SELECT 1 FROM pg_catalog.pg_settings s WHERE "
                        "s.name = v.name AND s.source = 'client')",
                        PG_LOCK_TIMEOUT_MS, PG_STATEMENT_TIMEOUT_MS, PG_IDLE_TXN_TIMEOUT_MS,
-                       q->read_only ? ", ('default_transaction_read_only', 'on')" : "");
+                       read_only ? ", ('default_transaction_read_only', 'on')" : "");
+}
+
+static int session_setup(struct pgs *q, struct errbuf *err)
+{
+        char sql[768];
+        int64_t off = 0;
+        int rc;
+
+        settings_sql(sql, sizeof(sql), q->read_only);
         rc = pg_exec(q, sql, NULL, NULL, err, "session setup");
         if (rc < 0)
                 return rc;
@@ -694,6 +740,57 @@ static int session_setup(struct pgs *q, struct errbuf *err)
                     NULL, &off, err, "session setup");
         q->sync_off = rc == 0 && off == 1;
         return rc;
+}
+
+int pg_helper_fail(struct pgs *q, PGconn *conn, const PGresult *res, struct errbuf *err)
+{
+        const char *state = res ? pqlib.PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+        char msg[MSG_MAX];
+
+        if (res && pqlib.PQresultErrorMessage(res)[0])
+                one_line(pqlib.PQresultErrorMessage(res), msg, sizeof(msg));
+        else
+                conn_message(conn, msg, sizeof(msg));
+        return errbuf_set(err, -EIO, "postgres %s: planning helper: %s (%s)", q->target,
+                          msg[0] ? msg : "no connection", state ? state : "?");
+}
+
+/*
+ * Connected like the main connection (the primary of a multi-host URL), with the same settings,
+ * read-only. It creates nothing: no transaction id of its own (see store_others_wrote()).
+ */
+int pg_helper_connect(struct pgs *q, PGconn **out, struct errbuf *err)
+{
+        const char *keys[] = { "fallback_application_name", "connect_timeout",
+                               "target_session_attrs", "dbname", NULL };
+        const char *vals[] = { "kagent-retention", PG_CONNECT_TIMEOUT_S, "read-write", q->conninfo,
+                               NULL };
+        char sql[768];
+        PGconn *conn;
+        PGresult *res;
+        int rc = 0;
+
+        *out = NULL;
+        conn = pqlib.PQconnectdbParams(keys, vals, 1);
+        if (!conn)
+                return errbuf_set(err, -ENOMEM, "out of memory");
+        if (pqlib.PQstatus(conn) != CONNECTION_OK) {
+                rc = pg_helper_fail(q, conn, NULL, err);
+                pqlib.PQfinish(conn);
+                return rc;
+        }
+        (void)pqlib.PQsetNoticeProcessor(conn, on_notice, NULL);
+        settings_sql(sql, sizeof(sql), true);
+        res = pqlib.PQexec(conn, sql);
+        if (!res || pqlib.PQresultStatus(res) != PGRES_TUPLES_OK)
+                rc = pg_helper_fail(q, conn, res, err);
+        pqlib.PQclear(res);
+        if (rc < 0) {
+                pqlib.PQfinish(conn);
+                return rc;
+        }
+        *out = conn;
+        return 0;
 }
 
 static void drop_conn(struct pgs *q)
@@ -1051,6 +1148,7 @@ static int pgs_run_begin(struct store *s, struct errbuf *err)
         q->cursor = 0;
         q->seq_max = 0;
         q->unit_max = 0;
+        pg_sessions_parts_end(q);
         q->sess_pending = false;
         q->sess_gen++;
         q->sess_cursor = 0;
@@ -1077,6 +1175,7 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
         if (!q->temp_ready || !q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
                 return 0;
         pg_note_own_xid(q);
+        pg_sessions_parts_end(q);
         q->sess_pending = false;
         q->sess_gen++;
         return pg_exec(q, "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_sess", NULL, NULL,
@@ -1086,21 +1185,32 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
 /*
  * Did another connection write since the last call? Every writing transaction takes a
  * transaction id, so the cluster's next id grows by one per writer; ours are counted and
- * subtracted. Read-only sessions do not count (they do not compete with deletes). Anything
- * unclear (an error, the baseline unknown) answers true: pacing stays on.
+ * subtracted, and so are those of ANALYZE runs of kagent's tables (autovacuum's, which our
+ * deletes set off: each would otherwise look like kagent writing for STORE_WRITERS_RECENT_MS).
+ * Read-only sessions do not count (they do not compete with deletes). Anything unclear (an
+ * error, the baseline unknown) answers true: pacing stays on.
  */
 static bool pgs_others_wrote(struct store *s)
 {
         struct pgs *q = pg_of(s);
         int64_t x = 0;
+        int64_t a = 0;
         bool wrote;
 
-        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x) < 0)
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x, &a) < 0)
                 return true;
         wrote = q->xid_seen == 0 || x - q->xid_seen > q->own_xids;
+        /* Their ANALYZE runs explain that many (autovacuum's follow our deletes). */
+        if (wrote && q->xid_seen != 0 && a > q->analyses_seen &&
+            x - q->xid_seen <= q->own_xids + (a - q->analyses_seen)) {
+                log_debug("transaction ids of ANALYZE runs, not of kagent",
+                          LOG_INT("analyses", a - q->analyses_seen));
+                wrote = false;
+        }
         if (wrote && q->xid_seen != 0)
                 q->foreign_ms = clock_mono_ms();
         q->xid_seen = x;
+        q->analyses_seen = a;
         q->own_xids = 0;
         return wrote;
 }

@@ -1153,6 +1153,12 @@ static int sess_batch(struct pgs *q, int64_t max_rows, struct store_batch_result
                 if (rc < 0)
                         return rc;
         }
+        /* Every planned session is taken: the next part of a plan in parts, if any. */
+        if (more == 0 && q->sess_parts) {
+                rc = pg_sessions_next_part(q, &more, err);
+                if (rc < 0)
+                        return rc;
+        }
         out->done = more == 0;
         if (out->done)
                 q->sess_pending = false;

@@ -90,11 +90,7 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 /* A batch that would delete more rows than it may fails with KR001. */
                 "CREATE OR REPLACE FUNCTION pg_temp.kr_guard(n bigint, m bigint) RETURNS bigint "
                 "LANGUAGE plpgsql AS $f$ BEGIN IF n > m THEN RAISE EXCEPTION 'batch over its row "
-                "limit' USING ERRCODE = 'KR001'; END IF; RETURN n; END $f$;"
-                /* kagent stores task JSON as text, and not every row is valid JSON. */
-                "CREATE OR REPLACE FUNCTION pg_temp.kr_task_state(d text) RETURNS text "
-                "LANGUAGE plpgsql STABLE AS $f$ BEGIN RETURN d::json #>> '{status,state}'; "
-                "EXCEPTION WHEN data_exception THEN RETURN NULL; END $f$;";
+                "limit' USING ERRCODE = 'KR001'; END IF; RETURN n; END $f$;" PG_TASK_STATE_FN;
 
         if (!q->temp_ready) {
                 int rc = pg_script(q, setup, err, "temp tables");
@@ -126,6 +122,7 @@ struct binds {
         bool tid;
         int64_t ubase, keep, n, seq, rule;
         int64_t age_ms, active_ms, unf_ms, cut_ms;
+        const char *json; /* :json, borrowed */
 };
 
 static bool bind_value(const struct binds *b, const char *name, size_t len, char *out, size_t size)
@@ -205,15 +202,17 @@ static int bind_sql(const char *sql, const struct binds *b, struct buf *out, str
                             strncmp(names[i], s + 1, lens[i]) == 0)
                                 idx = i;
                 if (idx < 0) {
+                        bool json = e - s - 1 == 4 && strncmp(s + 1, "json", 4) == 0 && b->json;
+
                         if (p->n == PG_PARAMS_MAX ||
-                            !bind_value(b, s + 1, (size_t)(e - s - 1), p->buf[p->n],
-                                        sizeof(p->buf[p->n])))
+                            (!json && !bind_value(b, s + 1, (size_t)(e - s - 1), p->buf[p->n],
+                                                  sizeof(p->buf[p->n]))))
                                 return errbuf_set(err, -EINVAL, "plan: unknown parameter '%.*s'",
                                                   (int)(e - s - 1), s + 1);
                         idx = p->n;
                         names[idx] = s + 1;
                         lens[idx] = (size_t)(e - s - 1);
-                        p->v[idx] = p->buf[idx];
+                        p->v[idx] = json ? b->json : p->buf[idx];
                         p->n++;
                 }
                 rc = buf_printf(out, "$%d", idx + 1);
@@ -1287,20 +1286,22 @@ static const struct {
 };
 
 /* The select list of the stage: key, last activity, first event block, rows and bytes. */
-static int sess_stage_select(struct buf *b)
+static int sess_stage_select(struct buf *b, bool tasks)
 {
         int rc = 0;
 
-        rc |= buf_append_str(b, "INSERT INTO pg_temp.kr_sstage(sid, uid, last, pos, rows, n, b) "
-                                "SELECT s.sid, s.uid, greatest(coalesce(greatest(c.updated_at, "
+        rc |= buf_append_str(b, "SELECT s.sid, s.uid, greatest(coalesce(greatest(c.updated_at, "
                                 "c.created_at), '-infinity')");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
                 if (sess_kids[i].time)
                         rc |= buf_printf(b, ", coalesce(%s.last, '-infinity')",
                                          sess_alias[sess_kids[i].t]);
-        rc |= buf_append_str(b, "), e.pos, 1");
+        rc |= buf_append_str(b, ") AS last, e.pos AS pos, 1");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
                 rc |= buf_printf(b, " + %s.n", sess_alias[sess_kids[i].t]);
+        if (tasks)
+                rc |= buf_append_str(b, " + tk.n + pu.n");
+        rc |= buf_append_str(b, " AS rows");
         for (int pass = 0; pass < 2; pass++) {
                 rc |= buf_append_str(b, ", ARRAY[");
                 for (int t = 0; t < STORE_T_COUNT; t++) {
@@ -1309,20 +1310,53 @@ static int sess_stage_select(struct buf *b)
                                 rc |= buf_printf(b, "%s.%s", sess_alias[t], pass ? "b" : "n");
                         else if (t == STORE_T_SESSION)
                                 rc |= buf_append_str(b, pass ? "s.bytes" : "1");
+                        else if (tasks && !pass && (t == STORE_T_TASK || t == STORE_T_PUSH))
+                                rc |= buf_append_str(b, t == STORE_T_TASK ? "tk.n" : "pu.n");
                         else
                                 rc |= buf_append_str(b, "0");
                 }
-                rc |= buf_append_str(b, "]::bigint[]");
+                rc |= buf_printf(b, "]::bigint[] AS %s", pass ? "b" : "n");
         }
         return rc;
 }
 
-/* The statement that stages the candidates of one block range of the session table. */
-static int sess_stage_sql(const struct pgs *q, struct buf *b)
+/*
+ * " AND NOT EXISTS (...)": the session 'a' (a.sid, a.uid) has no task updated after the cutoff
+ * and no unfinished one updated after the unfinished cutoff.
+ */
+static int sess_task_filter(const struct pgs *q, struct buf *b, const char *a)
+{
+        if (!q->t[STORE_T_TASK].present)
+                return 0;
+        return buf_printf(b,
+                          " AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.session_id = %s.sid%s%s%s "
+                          "AND (t.updated_at >= :cut::timestamptz OR (coalesce(t.updated_at, "
+                          "'infinity') > :unf::timestamptz AND pg_temp.kr_task_state(t.data) IN "
+                          "(" STORE_UNFINISHED_STATES "))) OFFSET 0)",
+                          qn(q, STORE_T_TASK), a,
+                          q->task_has_user_id ? " AND (t.user_id IS NULL OR t.user_id = " : "",
+                          q->task_has_user_id ? a : "", q->task_has_user_id ? ".uid)" : "");
+}
+
+/*
+ * The statement that stages the candidates of one block range of the session table into
+ * kr_sstage, or (for the planning helper, which has no temp tables) returns them as one JSON
+ * array, with the statement's duration in milliseconds, leaving the tasks to helper_take (the
+ * task filter calls the temp function kr_task_state: creating one would take a transaction id,
+ * which store_others_wrote() would take for kagent's).
+ */
+static int sess_stage_sql(const struct pgs *q, struct buf *b, bool helper)
 {
         int rc = 0;
 
-        rc |= sess_stage_select(b);
+        if (helper)
+                rc |= buf_append_str(b, "SELECT coalesce(json_agg(x), '[]')::text, (extract(epoch "
+                                        "FROM clock_timestamp() - statement_timestamp()) * "
+                                        "1000)::bigint FROM (");
+        else
+                rc |= buf_append_str(b, "INSERT INTO pg_temp.kr_sstage(sid, uid, last, pos, rows, "
+                                        "n, b) ");
+        rc |= sess_stage_select(b, helper && q->t[STORE_T_TASK].present);
         rc |= buf_printf(b,
                          " FROM %s c CROSS JOIN LATERAL (SELECT c.id AS sid, c.user_id AS uid, "
                          "(%s)::bigint AS bytes) s",
@@ -1330,27 +1364,45 @@ static int sess_stage_sql(const struct pgs *q, struct buf *b)
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
                 rc |= sess_agg(q, b, sess_kids[i].t, sess_kids[i].time, sess_kids[i].cond,
                                sess_alias[sess_kids[i].t]);
+        if (helper && q->t[STORE_T_TASK].present) {
+                /*
+                 * The tasks and push notifications the session may take with it: its own and the
+                 * unowned ones of its id, all of them (sess_tasks_sql's exact count needs kr_sess).
+                 * An upper bound is enough for a real run's batches; bytes stay 0 (they measure).
+                 */
+                char own[96] = "";
+
+                if (q->task_has_user_id)
+                        (void)snprintf(own, sizeof(own),
+                                       " AND (t.user_id IS NULL OR t.user_id = s.uid)");
+                rc |= buf_printf(b,
+                                 " CROSS JOIN LATERAL (SELECT count(*) AS n FROM %s t WHERE "
+                                 "t.session_id = s.sid%s OFFSET 0) tk",
+                                 qn(q, STORE_T_TASK), own);
+                if (q->t[STORE_T_PUSH].present)
+                        rc |= buf_printf(b,
+                                         " CROSS JOIN LATERAL (SELECT count(*) AS n FROM %s t "
+                                         "JOIN %s c ON c.task_id = t.id WHERE t.session_id = "
+                                         "s.sid%s OFFSET 0) pu",
+                                         qn(q, STORE_T_TASK), qn(q, STORE_T_PUSH), own);
+                else
+                        rc |= buf_append_str(b, " CROSS JOIN (SELECT 0::bigint AS n) pu");
+        }
         rc |= buf_append_str(b, " WHERE ");
         rc |= range(q, b, "c");
         rc |= buf_append_str(b, " AND c.id IS NOT NULL AND c.user_id IS NOT NULL AND "
                                 "(c.updated_at IS NOT NULL OR c.created_at IS NOT NULL) AND "
                                 "coalesce(greatest(c.updated_at, c.created_at), '-infinity') < "
                                 ":cut::timestamptz");
-        if (q->t[STORE_T_TASK].present)
-                rc |= buf_printf(
-                        b,
-                        " AND NOT EXISTS (SELECT 1 FROM %s t WHERE t.session_id = "
-                        "s.sid%s AND (t.updated_at >= :cut::timestamptz OR "
-                        "(coalesce(t.updated_at, 'infinity') > :unf::timestamptz AND "
-                        "pg_temp.kr_task_state(t.data) IN (" STORE_UNFINISHED_STATES
-                        "))) OFFSET 0)",
-                        qn(q, STORE_T_TASK),
-                        q->task_has_user_id ? " AND (t.user_id IS NULL OR t.user_id = s.uid)" : "");
+        if (!helper)
+                rc |= sess_task_filter(q, b, "s");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
                 if (sess_kids[i].time)
                         rc |= buf_printf(b,
                                          " AND coalesce(%s.last, '-infinity') < :cut::timestamptz",
                                          sess_alias[sess_kids[i].t]);
+        if (helper)
+                rc |= buf_append_str(b, ") x");
         return rc ? -EMSGSIZE : 0;
 }
 
@@ -1401,14 +1453,15 @@ static int sess_tasks_sql(const struct pgs *q, struct buf *b)
         return rc ? -EMSGSIZE : 0;
 }
 
-/* Run 'sql' over slices (:lo, :hi] of kr_sess seqs up to 'n'. */
-static int walk_sess(struct pgs *q, struct binds *b, int64_t n, const char *sql, struct errbuf *err)
+/* Run 'sql' over slices (:lo, :hi] of kr_sess seqs from 'from' up to 'n'. */
+static int walk_sess(struct pgs *q, struct binds *b, int64_t from, int64_t n, const char *sql,
+                     struct errbuf *err)
 {
         int64_t chunk = CHUNK_SESSIONS;
         int rc = 0;
 
         b->tid = false;
-        for (int64_t lo = 0; lo < n && rc == 0;) {
+        for (int64_t lo = from; lo < n && rc == 0;) {
                 int64_t t0 = clock_mono_ms();
 
                 b->lo = lo;
@@ -1467,66 +1520,342 @@ static int fast_lock_timeout(struct pgs *q, struct errbuf *err)
         return 0;
 }
 
-/* Stage the candidates, number them into kr_sess (deletion order), count their tasks. */
-static int sess_stage_all(struct pgs *q, const struct store_rule_params *p, struct binds *bb,
-                          struct buf *sqlb, int64_t *out_n, struct errbuf *err)
+/*
+ * Stage the candidates of the session table's blocks [from, to) into kr_sstage, in block ranges
+ * sized to the read budget; stop after the range that brought the sessions staged to 'enough'
+ * (0: all blocks). '*next' gets the first block not staged, '*chunk' the range size reached.
+ * Only the plan itself ('timed') stops at the run's deadline: a later part is planned inside a
+ * delete batch.
+ */
+static int stage_blocks(struct pgs *q, struct binds *b, const char *sql, int64_t from, int64_t to,
+                        int64_t enough, bool timed, int64_t *next, int64_t *chunk,
+                        struct errbuf *err)
+{
+        int64_t staged = 0;
+        int64_t lo = from;
+        int rc = 0;
+
+        if (*chunk < CHUNK_MIN)
+                *chunk = CHUNK_BLOCKS;
+        b->tid = true;
+        while (lo < to && !(enough > 0 && staged >= enough)) {
+                int64_t t0 = clock_mono_ms();
+                PGresult *res = NULL;
+                int64_t n = 0;
+
+                b->lo = lo;
+                b->hi = q->server_version >= PG_TIDRANGE_VERSION && lo + *chunk < to ? lo + *chunk
+                                                                                     : to;
+                rc = timed ? check_deadline(q, err) : 0;
+                if (rc == 0)
+                        rc = run(q, sql, b, &res, err);
+                if (rc < 0)
+                        break;
+                (void)str_to_i64(pqlib.PQcmdTuples(res), &n);
+                pqlib.PQclear(res);
+                staged += n;
+                lo = b->hi;
+                *chunk = adapt(q, *chunk, clock_mono_ms() - t0);
+        }
+        b->tid = false;
+        *next = lo;
+        return rc;
+}
+
+/*
+ * Number what kr_sstage holds into kr_sess after its last seq (deletion order: where the
+ * sessions' events start; oldest first when only the first few go, the emergency ladder), count
+ * their tasks, and empty kr_sstage. '*out_n' gets the sessions added.
+ */
+static int stage_number(struct pgs *q, int64_t max_sessions, bool counted, struct binds *bb,
+                        struct buf *sqlb, int64_t *out_n, struct errbuf *err)
 {
         PGresult *res = NULL;
+        int64_t from = q->sess_seq_max;
         int64_t n = 0;
         int64_t max = 0;
         int rc;
 
-        rc = sess_stage_sql(q, sqlb) < 0
-                     ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
-                     : walk_blocks(q, STORE_T_SESSION, bb, statement_fn, sqlb->data, err);
         buf_reset(sqlb);
-        /* Oldest first when only the first few go (the emergency ladder). */
-        if (rc == 0)
-                rc = sqlf(sqlb, err,
-                          "WITH ins AS (INSERT INTO pg_temp.kr_sess(seq, sid, uid, rows, n, "
-                          "b) SELECT row_number() OVER (ORDER BY %s x.last, x.sid, x.uid), "
-                          "x.sid, x.uid, x.rows, x.n, x.b FROM (SELECT * FROM "
-                          "pg_temp.kr_sstage %s) x RETURNING seq) SELECT count(*), "
-                          "coalesce(max(seq), 0) FROM ins",
-                          p->max_sessions > 0 ? "" : "x.pos NULLS LAST,",
-                          p->max_sessions > 0 ? "ORDER BY last, sid, uid LIMIT :n" : "");
+        bb->seq = from;
+        rc = sqlf(sqlb, err,
+                  "WITH ins AS (INSERT INTO pg_temp.kr_sess(seq, sid, uid, rows, n, b) SELECT "
+                  ":seq + row_number() OVER (ORDER BY %s x.last, x.sid, x.uid), x.sid, x.uid, "
+                  "x.rows, x.n, x.b FROM (SELECT * FROM pg_temp.kr_sstage %s) x RETURNING seq) "
+                  "SELECT count(*), coalesce(max(seq), 0) FROM ins",
+                  max_sessions > 0 ? "" : "x.pos NULLS LAST,",
+                  max_sessions > 0 ? "ORDER BY last, sid, uid LIMIT :n" : "");
         if (rc == 0)
                 rc = run(q, sqlb->data, bb, &res, err);
         if (rc == 0)
                 two_ints(res, &n, &max);
         buf_reset(sqlb);
-        if (rc == 0 && n > 0 && q->t[STORE_T_TASK].present)
+        if (rc == 0 && n > 0 && !counted && q->t[STORE_T_TASK].present)
                 rc = sess_tasks_sql(q, sqlb) < 0
                              ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
-                             : walk_sess(q, bb, max, sqlb->data, err);
+                             : walk_sess(q, bb, from, max, sqlb->data, err);
+        /* A few hundred rows at a time: cheaper than TRUNCATE's new file. */
+        if (rc == 0)
+                rc = pg_exec(q, "DELETE FROM pg_temp.kr_sstage", NULL, NULL, err, "plan");
+        if (rc == 0 && n > 0) {
+                q->sess_seq_max = max;
+                q->sess_gen++; /* what the batches read ahead is stale */
+        }
         *out_n = n;
         return rc;
+}
+
+/* ---- the sessions plan in parts, and the planning helper ------------------------------ */
+
+/*
+ * The plan of a real run's sessions rule need not be whole before the first batch: the batches
+ * take sessions in kr_sess order, and each re-checks its sessions anyway. So the plan stages the
+ * session table's blocks up to its first candidates, and the rest goes in parts while deleting.
+ * A second connection, the planning helper, stages the next part (a plain read, returned as
+ * JSON) while this one deletes the current: the plan's index probes into kagent's tables then
+ * run beside the deletes, on another backend, instead of before them. While kagent writes, no
+ * part is handed to the helper (its backend would compete with kagent's), and a part is planned
+ * here when the batches need it, as is every part after the helper failed once in the run.
+ */
+#define HELPER_PART_MS 200 /* target duration of one part the helper stages */
+#define PART_SESSIONS  512 /* a part planned here: at least this many sessions (its own cost) */
+
+static bool kagent_writing(const struct pgs *q)
+{
+        return q->foreign_ms > 0 && clock_mono_ms() - q->foreign_ms <= STORE_WRITERS_RECENT_MS;
+}
+
+static void helper_close(struct pgs *q)
+{
+        if (q->helper)
+                pqlib.PQfinish(q->helper);
+        q->helper = NULL;
+        q->helper_busy = false;
+}
+
+static void helper_failed(struct pgs *q, const struct errbuf *err)
+{
+        log_debug("planning helper failed, planning here", LOG_STR("error", err->msg));
+        helper_close(q);
+        q->helper_off = true;
+}
+
+static void sess_binds(const struct pgs *q, struct binds *b)
+{
+        memset(b, 0, sizeof(*b));
+        b->cut_ms = q->sess_cut_ms;
+        b->unf_ms = q->sess_unf_ms;
+}
+
+/* Hand the next part to the helper, when it is free and kagent idle. */
+static void helper_send(struct pgs *q)
+{
+        struct errbuf err;
+        struct pg_params p;
+        struct binds b;
+        struct buf text;
+        struct buf sql;
+        int rc;
+
+        if (!q->sess_parts || q->helper_busy || q->helper_off ||
+            q->sess_next_blk >= q->sess_blocks || kagent_writing(q))
+                return;
+        errbuf_clear(&err);
+        if (!q->helper) {
+                if (pg_helper_connect(q, &q->helper, &err) < 0) {
+                        helper_failed(q, &err);
+                        return;
+                }
+        }
+        sess_binds(q, &b);
+        b.tid = true;
+        b.lo = q->sess_next_blk;
+        b.hi = b.lo + q->sess_part_blks < q->sess_blocks ? b.lo + q->sess_part_blks
+                                                         : q->sess_blocks;
+        buf_init(&sql, PG_SQL_MAX);
+        buf_init(&text, PG_SQL_MAX);
+        rc = sess_stage_sql(q, &sql, true) < 0
+                     ? errbuf_set(&err, -EMSGSIZE, "plan: sql text too long")
+                     : bind_sql(sql.data, &b, &text, &p, &err);
+        if (rc == 0 &&
+            !pqlib.PQsendQueryParams(q->helper, text.data, p.n, NULL, p.v, NULL, NULL, 0))
+                rc = pg_helper_fail(q, q->helper, NULL, &err);
+        buf_cleanup(&text);
+        buf_cleanup(&sql);
+        if (rc < 0) {
+                helper_failed(q, &err);
+                return;
+        }
+        q->helper_busy = true;
+        q->helper_lo = b.lo;
+        q->helper_hi = b.hi;
+        q->sess_next_blk = b.hi;
+}
+
+/*
+ * The helper's part into kr_sstage (waiting for it when it is not done). When the helper fails,
+ * its blocks are staged here.
+ */
+static int helper_take(struct pgs *q, struct binds *bb, struct buf *sqlb, bool *counted,
+                       struct errbuf *err)
+{
+        struct errbuf herr;
+        PGresult *res = pqlib.PQgetResult(q->helper);
+        PGresult *more;
+        int64_t ms = 0;
+        int rc = 0;
+
+        while ((more = pqlib.PQgetResult(q->helper)) != NULL)
+                pqlib.PQclear(more);
+        q->helper_busy = false;
+        *counted = false;
+        errbuf_clear(&herr);
+        if (!res || pqlib.PQresultStatus(res) != PGRES_TUPLES_OK || pqlib.PQntuples(res) != 1 ||
+            pqlib.PQnfields(res) != 2) {
+                int64_t next = 0;
+                int64_t chunk = CHUNK_BLOCKS;
+
+                (void)pg_helper_fail(q, q->helper, res, &herr);
+                pqlib.PQclear(res);
+                helper_failed(q, &herr);
+                buf_reset(sqlb);
+                if (sess_stage_sql(q, sqlb, false) < 0)
+                        return errbuf_set(err, -EMSGSIZE, "plan: sql text too long");
+                return stage_blocks(q, bb, sqlb->data, q->helper_lo, q->helper_hi, 0, false, &next,
+                                    &chunk, err);
+        }
+        (void)str_to_i64(pqlib.PQgetvalue(res, 0, 1), &ms);
+        buf_reset(sqlb);
+        rc = buf_append_str(sqlb, "INSERT INTO pg_temp.kr_sstage(sid, uid, last, pos, rows, n, b) "
+                                  "SELECT j.sid, j.uid, j.last, j.pos, j.rows, j.n, j.b FROM "
+                                  "json_populate_recordset(NULL::pg_temp.kr_sstage, :json::json) "
+                                  "j WHERE true") < 0 ||
+                             sess_task_filter(q, sqlb, "j") < 0
+                     ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                     : 0;
+        bb->json = pqlib.PQgetvalue(res, 0, 0);
+        if (rc == 0)
+                rc = run(q, sqlb->data, bb, NULL, err);
+        bb->json = NULL;
+        pqlib.PQclear(res);
+        *counted = true;
+        if (ms * 2 < HELPER_PART_MS && q->sess_part_blks < CHUNK_MAX)
+                q->sess_part_blks *= 2;
+        else if (ms > HELPER_PART_MS && q->sess_part_blks > CHUNK_MIN)
+                q->sess_part_blks /= 2;
+        return rc;
+}
+
+void pg_sessions_parts_end(struct pgs *q)
+{
+        helper_close(q);
+        q->helper_off = false;
+        q->sess_parts = false;
+}
+
+int pg_sessions_next_part(struct pgs *q, int64_t *more, struct errbuf *err)
+{
+        struct binds b;
+        struct buf sql;
+        int64_t wrote = 0;
+        int rc;
+
+        *more = 0;
+        buf_init(&sql, PG_SQL_MAX);
+        sess_binds(q, &b);
+        /* One transaction: its writes to the temp tables take one transaction id, counted ours. */
+        rc = pg_exec(q, "BEGIN", NULL, NULL, err, "plan");
+        while (rc == 0 && *more == 0 && q->sess_parts &&
+               (q->helper_busy || q->sess_next_blk < q->sess_blocks)) {
+                int64_t t0 = clock_mono_ms();
+                bool helped = false;
+                int64_t n = 0;
+
+                if (q->helper_busy) {
+                        rc = helper_take(q, &b, &sql, &helped, err);
+                } else {
+                        buf_reset(&sql);
+                        rc = sess_stage_sql(q, &sql, false) < 0
+                                     ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                                     : stage_blocks(q, &b, sql.data, q->sess_next_blk,
+                                                    q->sess_blocks, PART_SESSIONS, false,
+                                                    &q->sess_next_blk, &q->sess_chunk, err);
+                }
+                /* The helper goes on with the next part while this one is numbered and deleted. */
+                if (rc == 0)
+                        helper_send(q);
+                if (rc == 0)
+                        rc = stage_number(q, 0, helped, &b, &sql, &n, err);
+                *more = n > 0;
+                log_debug("planned a part", LOG_INT("sessions", n), LOG_BOOL("helper", helped),
+                          LOG_INT("next_block", q->sess_next_blk),
+                          LOG_INT("ms", clock_mono_ms() - t0));
+        }
+        buf_cleanup(&sql);
+        if (rc == 0)
+                rc = pg_int(q, "SELECT (pg_catalog.txid_current_if_assigned() IS NOT NULL)::int",
+                            NULL, &wrote, err, "plan");
+        if (rc == 0)
+                rc = pg_commit(q, err);
+        if (rc < 0) {
+                /* The run fails: what was planned in the transaction is gone. */
+                pg_rollback(q);
+                pg_sessions_parts_end(q);
+                return rc;
+        }
+        if (wrote)
+                pg_note_own_xid(q);
+        if (!q->helper_busy && q->sess_next_blk >= q->sess_blocks)
+                pg_sessions_parts_end(q);
+        return 0;
 }
 
 int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
                           struct store_plan_result *out, struct errbuf *err)
 {
+        /* In parts: a real run's plan that takes every idle session, with TID range scans. */
+        bool parts =
+                !p->dry_run && p->max_sessions == 0 && q->server_version >= PG_TIDRANGE_VERSION;
+        struct pg_params pp;
         struct binds b;
         struct buf sql;
+        int64_t blocks = 0;
+        int64_t next = 0;
         int64_t n = 0;
         int rc;
 
+        pg_sessions_parts_end(q);
+        q->sess_chunk = CHUNK_BLOCKS;
         memset(&b, 0, sizeof(b));
         b.active_ms = p->active_cutoff_ms;
         b.age_ms = p->age_cutoff_ms;
         b.unf_ms = p->unfinished_cutoff_ms;
         b.cut_ms = b.age_ms < b.active_ms ? b.age_ms : b.active_ms;
         b.n = p->max_sessions;
+        q->sess_cut_ms = b.cut_ms;
+        q->sess_unf_ms = b.unf_ms;
+        q->sess_seq_max = 0;
         buf_init(&sql, PG_SQL_MAX);
         rc = fast_lock_timeout(q, err);
         if (rc == 0)
                 rc = pg_exec(q, "TRUNCATE pg_temp.kr_sess, pg_temp.kr_sstage", NULL, NULL, err,
                              "plan");
-        if (rc == 0 && q->t[STORE_T_SESSION].present)
-                rc = sess_stage_all(q, p, &b, &sql, &n, err);
+        if (rc == 0 && q->t[STORE_T_SESSION].present) {
+                pg_params_init(&pp);
+                pg_param_str(&pp, qn(q, STORE_T_SESSION));
+                rc = pg_int(q,
+                            "SELECT pg_catalog.pg_relation_size($1::regclass) / "
+                            "pg_catalog.current_setting('block_size')::bigint",
+                            &pp, &blocks, err, "plan");
+                if (rc == 0)
+                        rc = sess_stage_sql(q, &sql, false) < 0
+                                     ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
+                                     : stage_blocks(q, &b, sql.data, 0, blocks, parts ? 1 : 0, true,
+                                                    &next, &q->sess_chunk, err);
+                if (rc == 0)
+                        rc = stage_number(q, p->max_sessions, false, &b, &sql, &n, err);
+        }
         buf_cleanup(&sql);
-        if (rc == 0)
-                rc = pg_exec(q, "TRUNCATE pg_temp.kr_sstage", NULL, NULL, err, "plan");
         if (rc == 0 && n > 0)
                 rc = pg_exec(q, "ANALYZE pg_temp.kr_sess", NULL, NULL, err, "plan");
         if (rc == 0)
@@ -1534,9 +1863,19 @@ int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
         if (rc < 0)
                 return rc;
         q->sess_pending = n > 0;
-        q->sess_gen++; /* kr_sess is new: what the batches read ahead is stale */
         q->sess_cursor = 0;
         q->sess_slow_until = 0;
+        q->sess_gen++; /* kr_sess is new: what the batches read ahead is stale */
+        q->sess_blocks = blocks;
+        q->sess_next_blk = next;
+        /*
+         * The helper's first part is as large as the first: it is ready before the batches have
+         * deleted the first (deleting a session takes longer than planning it). Later parts grow
+         * towards HELPER_PART_MS.
+         */
+        q->sess_part_blks = next > CHUNK_BLOCKS ? next : CHUNK_BLOCKS;
+        q->sess_parts = parts && n > 0 && next < blocks;
+        helper_send(q);
         return 0;
 }
 
@@ -1551,6 +1890,8 @@ int pg_sessions_materialize(struct pgs *q, struct errbuf *err)
         struct pg_params p;
         int rc;
 
+        /* Sessions in parts not planned yet are not candidates of this run. */
+        pg_sessions_parts_end(q);
         if (!q->sess_pending)
                 return 0;
         memset(&b, 0, sizeof(b));

@@ -12,6 +12,7 @@
 /* The table's members, with the functions they hold. */
 #define PQLIB_FUNCS(X)                                                                             \
         X(PQclear)                                                                                 \
+        X(PQcmdTuples)                                                                             \
         X(PQconnectdbParams)                                                                       \
         X(PQconninfoFree)                                                                          \
         X(PQconninfoParse)                                                                         \
@@ -22,6 +23,7 @@
         X(PQexecPrepared)                                                                          \
         X(PQfinish)                                                                                \
         X(PQfreemem)                                                                               \
+        X(PQgetResult)                                                                             \
         X(PQgetisnull)                                                                             \
         X(PQgetvalue)                                                                              \
         X(PQhost)                                                                                  \
@@ -34,6 +36,7 @@
         X(PQresultErrorField)                                                                      \
         X(PQresultErrorMessage)                                                                    \
         X(PQresultStatus)                                                                          \
+        X(PQsendQueryParams)                                                                       \
         X(PQserverVersion)                                                                         \
         X(PQsetNoticeProcessor)                                                                    \
         X(PQstatus)                                                                                \

@@ -17,6 +17,7 @@
 
 struct pqlib {
         void (*PQclear)(PGresult *res);
+        char *(*PQcmdTuples)(PGresult *res);
         PGconn *(*PQconnectdbParams)(const char *const *keywords, const char *const *values,
                                      int expand_dbname);
         void (*PQconninfoFree)(PQconninfoOption *options);
@@ -33,6 +34,7 @@ struct pqlib {
                                     const int *param_formats, int result_format);
         void (*PQfinish)(PGconn *conn);
         void (*PQfreemem)(void *ptr);
+        PGresult *(*PQgetResult)(PGconn *conn);
         int (*PQgetisnull)(const PGresult *res, int row, int field);
         char *(*PQgetvalue)(const PGresult *res, int row, int field);
         char *(*PQhost)(const PGconn *conn);
@@ -46,6 +48,10 @@ struct pqlib {
         char *(*PQresultErrorField)(const PGresult *res, int field_code);
         char *(*PQresultErrorMessage)(const PGresult *res);
         ExecStatusType (*PQresultStatus)(const PGresult *res);
+        int (*PQsendQueryParams)(PGconn *conn, const char *command, int n_params,
+                                 const Oid *param_types, const char *const *param_values,
+                                 const int *param_lengths, const int *param_formats,
+                                 int result_format);
         int (*PQserverVersion)(const PGconn *conn);
         PQnoticeProcessor (*PQsetNoticeProcessor)(PGconn *conn, PQnoticeProcessor proc, void *arg);
         ConnStatusType (*PQstatus)(const PGconn *conn);
