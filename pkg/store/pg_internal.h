@@ -89,6 +89,7 @@ struct pgs {
         int64_t analyses_seen;   /* ANALYZE runs of kagent's tables then */
         int64_t own_xids;        /* transaction ids this connection used since then */
         int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
+        int64_t polls;           /* others_wrote calls since the last plan */
         bool sync_off;           /* synchronous_commit is off on this connection */
         /*
          * (seq, rows) of the next kr_sess rows, read ahead so that each batch's sessions are
@@ -197,6 +198,8 @@ int pg_sessions_materialize(struct pgs *q, struct errbuf *err);
  * is 1 when sessions were added to kr_sess, 0 when the plan has no part left.
  */
 int pg_sessions_next_part(struct pgs *q, int64_t *more, struct errbuf *err);
+/* Hand the next part to the planning helper when it is free and kagent idle. */
+void pg_sessions_ahead(struct pgs *q);
 /* Forget the parts not planned yet and close the helper (a run ends or stops). */
 void pg_sessions_parts_end(struct pgs *q);
 

@@ -1197,6 +1197,7 @@ static bool pgs_others_wrote(struct store *s)
         int64_t a = 0;
         bool wrote;
 
+        q->polls++;
         if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x, &a) < 0)
                 return true;
         wrote = q->xid_seen == 0 || x - q->xid_seen > q->own_xids;

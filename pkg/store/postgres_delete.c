@@ -1130,6 +1130,7 @@ static int sess_batch(struct pgs *q, int64_t max_rows, struct store_batch_result
         int64_t more = 0;
         int rc = 1;
 
+        pg_sessions_ahead(q);
         if (q->sess_cursor >= q->sess_slow_until) {
                 rc = sess_fast(q, max_rows, out, err);
                 fast_us = out->txn_us;

@@ -1647,8 +1647,12 @@ static void sess_binds(const struct pgs *q, struct binds *b)
         b->unf_ms = q->sess_unf_ms;
 }
 
-/* Hand the next part to the helper, when it is free and kagent idle. */
-static void helper_send(struct pgs *q)
+/*
+ * Hand the next part to the helper, when it is free and kagent idle: known only once
+ * store_others_wrote() has looked after the plan (the plan's own writes to the temp tables
+ * hide kagent's until then).
+ */
+void pg_sessions_ahead(struct pgs *q)
 {
         struct errbuf err;
         struct pg_params p;
@@ -1658,7 +1662,7 @@ static void helper_send(struct pgs *q)
         int rc;
 
         if (!q->sess_parts || q->helper_busy || q->helper_off ||
-            q->sess_next_blk >= q->sess_blocks || kagent_writing(q))
+            q->sess_next_blk >= q->sess_blocks || q->polls == 0 || kagent_writing(q))
                 return;
         errbuf_clear(&err);
         if (!q->helper) {
@@ -1783,7 +1787,7 @@ int pg_sessions_next_part(struct pgs *q, int64_t *more, struct errbuf *err)
                 }
                 /* The helper goes on with the next part while this one is numbered and deleted. */
                 if (rc == 0)
-                        helper_send(q);
+                        pg_sessions_ahead(q);
                 if (rc == 0)
                         rc = stage_number(q, 0, helped, &b, &sql, &n, err);
                 *more = n > 0;
@@ -1875,7 +1879,7 @@ int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
          */
         q->sess_part_blks = next > CHUNK_BLOCKS ? next : CHUNK_BLOCKS;
         q->sess_parts = parts && n > 0 && next < blocks;
-        helper_send(q);
+        q->polls = 0;
         return 0;
 }
 

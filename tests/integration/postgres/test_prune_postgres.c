@@ -728,6 +728,207 @@ static void test_small_batches_while_kagent_writes(void **state)
         store_close(s);
 }
 
+/* ---- the sessions plan in parts, and its planning helper ------------------------------ */
+
+/*
+ * Sessions enough for the session table to span several block ranges, so a real run plans them
+ * in parts: 'n' ids of user u, every 13th also of user u2, two old events each (u's rows), a
+ * recent event for every 7th (active), one task without owner per id with a push notification,
+ * unfinished and recent for every 11th.
+ */
+#define MIXED 12000
+
+static void add_mixed_sessions(struct fx *f)
+{
+        long long now_s = KDB_NOW_MS / 1000;
+
+        kdb_exec(f->k,
+                 "INSERT INTO session(id, user_id, created_at, updated_at) SELECT 'm' || g, u, "
+                 "to_timestamp(%lld) - interval '50 days', to_timestamp(%lld) - interval '40 days' "
+                 "FROM generate_series(1, %d) g, unnest(ARRAY['u', 'u2']) u WHERE u = 'u' OR "
+                 "g %% 13 = 0",
+                 now_s, now_s, MIXED);
+        kdb_exec(f->k,
+                 "INSERT INTO event(id, user_id, session_id, created_at, data) SELECT 'me' || g || "
+                 "'-' || h, 'u', 'm' || g, to_timestamp(%lld) - interval '41 days', 'x' FROM "
+                 "generate_series(1, %d) g, generate_series(1, 2) h",
+                 now_s, MIXED);
+        kdb_exec(f->k,
+                 "INSERT INTO event(id, user_id, session_id, created_at, data) SELECT 'mr' || g, "
+                 "'u', 'm' || g, to_timestamp(%lld) - interval '1 hour', 'x' FROM "
+                 "generate_series(1, %d) g WHERE g %% 7 = 0",
+                 now_s, MIXED);
+        kdb_exec(f->k,
+                 "INSERT INTO task(id, created_at, updated_at, data, session_id) SELECT 'mt' || g, "
+                 "to_timestamp(%lld) - interval '41 days', to_timestamp(%lld) - CASE WHEN g %% 11 "
+                 "= 0 THEN interval '1 day' ELSE interval '41 days' END, CASE WHEN g %% 11 = 0 "
+                 "THEN '{\"status\":{\"state\":\"working\"}}' ELSE "
+                 "'{\"status\":{\"state\":\"completed\"}}' END, 'm' || g FROM "
+                 "generate_series(1, %d) g",
+                 now_s, now_s, MIXED);
+        kdb_exec(f->k,
+                 "INSERT INTO push_notification(id, task_id, created_at, data) SELECT 'mp' || g, "
+                 "'mt' || g, to_timestamp(%lld) - interval '41 days', '{}' FROM "
+                 "generate_series(1, %d) g",
+                 now_s, MIXED);
+        f->p.session_expire_ms = 30 * DAY_MS;
+}
+
+/* What add_mixed_sessions leaves after the sessions rule, counted here. */
+static void mixed_expected(int64_t *sessions, int64_t *tasks)
+{
+        *sessions = 0;
+        *tasks = 0;
+        for (int g = 1; g <= MIXED; g++) {
+                bool u_kept = g % 7 == 0 || g % 11 == 0;   /* an event, or the task */
+                bool u2_kept = g % 13 == 0 && g % 11 == 0; /* only the task counts for u2 */
+
+                *sessions += u_kept + u2_kept;
+                *tasks += u_kept || u2_kept; /* an ownerless task goes with its id's last row */
+        }
+}
+
+/* Observed from kagent's side between batches: the helper's statements, and writes. */
+struct helper_watch {
+        struct fx *f;
+        int batches;
+        int write_from;     /* kagent writes from this batch on (0: never) */
+        int kill_at;        /* terminate the helper's backend at this batch (0: never) */
+        int64_t killed;     /* backends terminated */
+        int64_t seen;       /* batches that saw the helper's connection */
+        int64_t seen_after; /* ... after the kill */
+};
+
+/* The helper is the connection whose statements stage parts as JSON. */
+#define HELPER_SQL                                                                                 \
+        "FROM pg_stat_activity WHERE application_name = 'kagent-retention' AND "                   \
+        "query LIKE '%%json_agg%%' AND pid <> pg_backend_pid()"
+
+static void watch_helper(const struct store_batch_result *b, void *userdata)
+{
+        struct helper_watch *w = userdata;
+
+        (void)b;
+        w->batches++;
+        if (kdb_int(w->f->k, "SELECT count(*) " HELPER_SQL) > 0)
+                w->seen++;
+        if (w->kill_at && w->batches > w->kill_at &&
+            kdb_int(w->f->k, "SELECT count(*) " HELPER_SQL) > 0)
+                w->seen_after++;
+        if (w->kill_at && w->batches == w->kill_at)
+                w->killed = kdb_int(w->f->k, "SELECT count(*) FROM (SELECT "
+                                             "pg_terminate_backend(pid) " HELPER_SQL ") x");
+        if (w->write_from && w->batches >= w->write_from)
+                kdb_exec(w->f->k, "INSERT INTO feedback(user_id, feedback_text) VALUES ('u', 'x')");
+}
+
+/* A dry run (one whole plan), then the real run in parts; both must count the same rows. */
+static void run_mixed(struct fx *f, struct helper_watch *w)
+{
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS, .dry_run = true };
+        struct prune_result dry;
+        struct prune_result r;
+        struct errbuf err;
+        struct store *s = open_fx(f);
+        int64_t sessions;
+        int64_t tasks;
+
+        errbuf_clear(&err);
+        f->p.batch_max_rows = 100; /* many batches per part */
+        assert_int_equal(prune_run(s, &o, &dry, &err), 0);
+        assert_int_equal(dry.outcome, PRUNE_DRY_RUN);
+        o.dry_run = false;
+        o.on_batch = watch_helper;
+        o.on_batch_userdata = w;
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_true(r.rows > 0);
+        assert_int_equal(r.rows, dry.rows);
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                assert_int_equal(r.rules[STORE_RULE_SESSIONS].tables[t].rows,
+                                 dry.rules[STORE_RULE_SESSIONS].tables[t].rows);
+        store_close(s);
+        mixed_expected(&sessions, &tasks);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), sessions);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM task"), tasks);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM push_notification"), tasks);
+        assert_int_equal(kdb_int(f->k,
+                                 "SELECT count(*) FROM event WHERE session_id IN (SELECT "
+                                 "'m' || g FROM generate_series(7, %d, 7) g)",
+                                 MIXED),
+                         3 * (MIXED / 7));
+        assert_int_equal(dangling(f), 0);
+        /* The helper's connection ends with the plan: none is left open. */
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) " HELPER_SQL), 0);
+}
+
+/* Planned in parts with the helper one part ahead, the run deletes what a whole plan finds. */
+static void test_parts_match_whole_plan(void **state)
+{
+        struct fx *f = *state;
+        struct helper_watch w = { .f = f };
+
+        add_mixed_sessions(f);
+        run_mixed(f, &w);
+        assert_true(w.batches > 20);
+        assert_true(w.seen > 0);
+}
+
+/* The helper's backend terminated mid-run: the parts are planned here, the result the same. */
+static void test_parts_helper_lost(void **state)
+{
+        struct fx *f = *state;
+        struct helper_watch w = { .f = f, .kill_at = 2 };
+
+        add_mixed_sessions(f);
+        run_mixed(f, &w);
+        assert_int_equal(w.killed, 1);
+        assert_int_equal(w.seen_after, 0); /* no new helper in this run */
+}
+
+/*
+ * While kagent writes, no part goes to the helper (its backend would compete with kagent's):
+ * kagent writing from the first batch on, the helper never connects.
+ */
+static void test_parts_while_kagent_writes(void **state)
+{
+        struct fx *f = *state;
+        struct helper_watch w = { .f = f, .write_from = 1 };
+
+        add_mixed_sessions(f);
+        run_mixed(f, &w);
+        assert_true(w.batches > 20);
+        assert_int_equal(w.seen, 0);
+}
+
+/* An ANALYZE of kagent's tables (autovacuum's after our deletes) takes a transaction id: not a
+ * write. */
+static void test_analyze_is_not_a_write(void **state)
+{
+        struct fx *f = *state;
+        struct store *s = open_fx(f);
+        PGconn *c = other(f);
+        bool quiet = false;
+
+        prune_case_session(f->k, "old", "u", 40 * DAY_MS);
+        plan_sessions(f, s);
+        for (int i = 0; i < 100 && !quiet; i++) {
+                struct timespec ts = { 0, 20000000L };
+
+                (void)nanosleep(&ts, NULL);
+                quiet = !store_others_wrote(s);
+        }
+        assert_true(quiet);
+        other_exec(c, "ANALYZE event");
+        other_exec(c, "ANALYZE session");
+        assert_false(store_others_wrote(s));
+        other_exec(c, "ANALYZE event");
+        other_exec(c, "INSERT INTO feedback(user_id, feedback_text) VALUES ('u', 'x')");
+        assert_true(store_others_wrote(s));
+        PQfinish(c);
+        store_close(s);
+}
+
 /* ---- read-only, measure, check, reclaim, messages ------------------------------------ */
 
 static void test_read_only(void **state)
@@ -912,16 +1113,27 @@ int main(void)
                 PG_TEST(test_reclaim, migrate),
                 PG_TEST(test_connect_error_redacted, migrate),
         };
+        static const struct CMUnitTest alone[] = {
+                PG_TEST(test_parts_match_whole_plan, migrate),
+                PG_TEST(test_parts_helper_lost, migrate),
+                PG_TEST(test_parts_while_kagent_writes, migrate),
+                PG_TEST(test_analyze_is_not_a_write, migrate),
+        };
         struct CMUnitTest tests[64];
         size_t cap = sizeof(tests) / sizeof(tests[0]);
         /* NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded */
         const char *url_file = getenv("KR_PG_URL_FILE");
+        /* NOLINTNEXTLINE(concurrency-mt-unsafe): single-threaded */
+        const char *serial = getenv("KR_PG_SERIAL");
         size_t n = 0;
 
         if (!url_file || access(url_file, R_OK) != 0) {
                 printf("skipped: no PostgreSQL test server (pg_server.sh start did not run)\n");
                 return 77;
         }
+        /* The serial tests look at the cluster's transaction ids: run alone (ctest RUN_SERIAL). */
+        if (serial && strcmp(serial, "1") == 0)
+                return cmocka_run_group_tests_name("postgres_serial", alone, NULL, NULL);
         n += prune_cases_tests(KDB_PG_MIGRATE, tests + n, cap - n);
         n += prune_cases_tests(KDB_PG_GORM, tests + n, cap - n);
         for (size_t i = 0; i < sizeof(only_pg) / sizeof(only_pg[0]) && n < cap; i++)
