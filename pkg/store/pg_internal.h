@@ -92,17 +92,11 @@ struct pgs {
         int64_t polls;           /* others_wrote calls since the last plan */
         bool sync_off;           /* synchronous_commit is off on this connection */
         /*
-         * (seq, rows) of the next kr_sess rows, read ahead so that each batch's sessions are
-         * chosen here rather than by a window over kr_sess in every batch; valid while
-         * sc_gen == sess_gen (each per-session plan bumps sess_gen).
-         */
-        /*
          * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
          * holds the sessions of the session table's blocks before sess_next_blk; the parts after
          * it are staged while the batches delete, by the planning helper (a second connection,
          * one part ahead) or, while kagent writes or when the helper failed, by this connection.
          */
-        bool sess_parts;        /* blocks from sess_next_blk on are still to be planned */
         int64_t sess_blocks;    /* blocks of the session table when the plan started */
         int64_t sess_next_blk;  /* first block neither planned nor handed to the helper */
         int64_t sess_seq_max;   /* last kr_sess seq */
@@ -110,11 +104,17 @@ struct pgs {
         int64_t sess_chunk;     /* blocks of one staging statement here (read budget) */
         int64_t sess_cut_ms;    /* the plan's cutoffs, for the later parts */
         int64_t sess_unf_ms;
-        PGconn *helper;   /* the planning helper, while a plan has parts left */
-        bool helper_off;  /* it failed in this run: the parts are planned here */
-        bool helper_busy; /* it is staging blocks [helper_lo, helper_hi) */
+        PGconn *helper; /* the planning helper, while a plan has parts left */
         int64_t helper_lo;
         int64_t helper_hi;
+        bool sess_parts;  /* blocks from sess_next_blk on are still to be planned */
+        bool helper_off;  /* it failed in this run: the parts are planned here */
+        bool helper_busy; /* it is staging blocks [helper_lo, helper_hi) */
+        /*
+         * (seq, rows) of the next kr_sess rows, read ahead so that each batch's sessions are
+         * chosen here rather than by a window over kr_sess in every batch; valid while
+         * sc_gen == sess_gen (each per-session plan bumps sess_gen).
+         */
         bool sc_end; /* the read reached the end of kr_sess */
         uint64_t sess_gen;
         uint64_t sc_gen;

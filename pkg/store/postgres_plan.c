@@ -178,6 +178,22 @@ static bool bind_value(const struct binds *b, const char *name, size_t len, char
         return false;
 }
 
+/* Add the value of ":name" as the next parameter; false when unknown or too many. */
+static bool bind_param(const struct binds *b, const char *name, size_t len, struct pg_params *p)
+{
+        if (p->n == PG_PARAMS_MAX)
+                return false;
+        if (len == 4 && strncmp(name, "json", 4) == 0 && b->json) {
+                p->v[p->n++] = b->json; /* borrowed */
+                return true;
+        }
+        if (!bind_value(b, name, len, p->buf[p->n], sizeof(p->buf[p->n])))
+                return false;
+        p->v[p->n] = p->buf[p->n];
+        p->n++;
+        return true;
+}
+
 /* Rewrite ":name" placeholders (not "::type" casts) to $1..$n and collect their values. */
 static int bind_sql(const char *sql, const struct binds *b, struct buf *out, struct pg_params *p,
                     struct errbuf *err)
@@ -202,18 +218,12 @@ static int bind_sql(const char *sql, const struct binds *b, struct buf *out, str
                             strncmp(names[i], s + 1, lens[i]) == 0)
                                 idx = i;
                 if (idx < 0) {
-                        bool json = e - s - 1 == 4 && strncmp(s + 1, "json", 4) == 0 && b->json;
-
-                        if (p->n == PG_PARAMS_MAX ||
-                            (!json && !bind_value(b, s + 1, (size_t)(e - s - 1), p->buf[p->n],
-                                                  sizeof(p->buf[p->n]))))
+                        if (!bind_param(b, s + 1, (size_t)(e - s - 1), p))
                                 return errbuf_set(err, -EINVAL, "plan: unknown parameter '%.*s'",
                                                   (int)(e - s - 1), s + 1);
-                        idx = p->n;
+                        idx = p->n - 1;
                         names[idx] = s + 1;
                         lens[idx] = (size_t)(e - s - 1);
-                        p->v[idx] = json ? b->json : p->buf[idx];
-                        p->n++;
                 }
                 rc = buf_printf(out, "$%d", idx + 1);
                 s = e - 1;
@@ -1285,6 +1295,25 @@ static const struct {
         { STORE_T_SESSION_SHARE, NULL, "c.session_id = s.sid AND c.user_id = s.uid" },
 };
 
+/* ", ARRAY[...] AS n" (rows per table) or "AS b" (bytes per table) of the stage's select list. */
+static int sess_stage_array(struct buf *b, bool bytes, bool tasks)
+{
+        int rc = buf_append_str(b, ", ARRAY[");
+
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                rc |= buf_append_str(b, t ? ", " : "");
+                if (sess_alias[t])
+                        rc |= buf_printf(b, "%s.%s", sess_alias[t], bytes ? "b" : "n");
+                else if (t == STORE_T_SESSION)
+                        rc |= buf_append_str(b, bytes ? "s.bytes" : "1");
+                else if (tasks && !bytes && (t == STORE_T_TASK || t == STORE_T_PUSH))
+                        rc |= buf_append_str(b, t == STORE_T_TASK ? "tk.n" : "pu.n");
+                else
+                        rc |= buf_append_str(b, "0");
+        }
+        return rc | buf_printf(b, "]::bigint[] AS %s", bytes ? "b" : "n");
+}
+
 /* The select list of the stage: key, last activity, first event block, rows and bytes. */
 static int sess_stage_select(struct buf *b, bool tasks)
 {
@@ -1302,21 +1331,8 @@ static int sess_stage_select(struct buf *b, bool tasks)
         if (tasks)
                 rc |= buf_append_str(b, " + tk.n + pu.n");
         rc |= buf_append_str(b, " AS rows");
-        for (int pass = 0; pass < 2; pass++) {
-                rc |= buf_append_str(b, ", ARRAY[");
-                for (int t = 0; t < STORE_T_COUNT; t++) {
-                        rc |= buf_append_str(b, t ? ", " : "");
-                        if (sess_alias[t])
-                                rc |= buf_printf(b, "%s.%s", sess_alias[t], pass ? "b" : "n");
-                        else if (t == STORE_T_SESSION)
-                                rc |= buf_append_str(b, pass ? "s.bytes" : "1");
-                        else if (tasks && !pass && (t == STORE_T_TASK || t == STORE_T_PUSH))
-                                rc |= buf_append_str(b, t == STORE_T_TASK ? "tk.n" : "pu.n");
-                        else
-                                rc |= buf_append_str(b, "0");
-                }
-                rc |= buf_printf(b, "]::bigint[] AS %s", pass ? "b" : "n");
-        }
+        rc |= sess_stage_array(b, false, tasks);
+        rc |= sess_stage_array(b, true, tasks);
         return rc;
 }
 
@@ -1676,6 +1692,7 @@ void pg_sessions_ahead(struct pgs *q)
         b.lo = q->sess_next_blk;
         b.hi = b.lo + q->sess_part_blks < q->sess_blocks ? b.lo + q->sess_part_blks
                                                          : q->sess_blocks;
+        pg_params_init(&p);
         buf_init(&sql, PG_SQL_MAX);
         buf_init(&text, PG_SQL_MAX);
         rc = sess_stage_sql(q, &sql, true) < 0
@@ -1786,10 +1803,10 @@ int pg_sessions_next_part(struct pgs *q, int64_t *more, struct errbuf *err)
                                                     &q->sess_next_blk, &q->sess_chunk, err);
                 }
                 /* The helper goes on with the next part while this one is numbered and deleted. */
-                if (rc == 0)
+                if (rc == 0) {
                         pg_sessions_ahead(q);
-                if (rc == 0)
                         rc = stage_number(q, 0, helped, &b, &sql, &n, err);
+                }
                 *more = n > 0;
                 log_debug("planned a part", LOG_INT("sessions", n), LOG_BOOL("helper", helped),
                           LOG_INT("next_block", q->sess_next_blk),
