@@ -551,6 +551,19 @@ static int64_t adapt(const struct pgs *q, int64_t chunk, int64_t dt)
         return chunk;
 }
 
+/* The table's size in blocks, as it is now. */
+static int table_blocks(struct pgs *q, enum store_table t, int64_t *blocks, struct errbuf *err)
+{
+        struct pg_params p;
+
+        pg_params_init(&p);
+        pg_param_str(&p, qn(q, t));
+        return pg_int(q,
+                      "SELECT pg_catalog.pg_relation_size($1::regclass) / "
+                      "pg_catalog.current_setting('block_size')::bigint",
+                      &p, blocks, err, "plan");
+}
+
 /*
  * Call 'fn' over the table's blocks as they are now, in ranges sized so one round takes about
  * the read budget. Rows written later land in new blocks or were never candidates anyway:
@@ -562,15 +575,8 @@ static int walk_blocks(struct pgs *q, enum store_table t, struct binds *b, walk_
         bool ranges = q->server_version >= PG_TIDRANGE_VERSION;
         int64_t chunk = CHUNK_BLOCKS;
         int64_t blocks = 0;
-        struct pg_params p;
-        int rc = 0;
+        int rc = table_blocks(q, t, &blocks, err);
 
-        pg_params_init(&p);
-        pg_param_str(&p, qn(q, t));
-        rc = pg_int(q,
-                    "SELECT pg_catalog.pg_relation_size($1::regclass) / "
-                    "pg_catalog.current_setting('block_size')::bigint",
-                    &p, &blocks, err, "plan");
         if (rc < 0)
                 return rc;
         b->tid = true;
@@ -1837,7 +1843,6 @@ int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
         /* In parts: a real run's plan that takes every idle session, with TID range scans. */
         bool parts =
                 !p->dry_run && p->max_sessions == 0 && q->server_version >= PG_TIDRANGE_VERSION;
-        struct pg_params pp;
         struct binds b;
         struct buf sql;
         int64_t blocks = 0;
@@ -1862,12 +1867,7 @@ int pg_plan_sessions_fast(struct pgs *q, const struct store_rule_params *p,
                 rc = pg_exec(q, "TRUNCATE pg_temp.kr_sess, pg_temp.kr_sstage", NULL, NULL, err,
                              "plan");
         if (rc == 0 && q->t[STORE_T_SESSION].present) {
-                pg_params_init(&pp);
-                pg_param_str(&pp, qn(q, STORE_T_SESSION));
-                rc = pg_int(q,
-                            "SELECT pg_catalog.pg_relation_size($1::regclass) / "
-                            "pg_catalog.current_setting('block_size')::bigint",
-                            &pp, &blocks, err, "plan");
+                rc = table_blocks(q, STORE_T_SESSION, &blocks, err);
                 if (rc == 0)
                         rc = sess_stage_sql(q, &sql, false) < 0
                                      ? errbuf_set(err, -EMSGSIZE, "plan: sql text too long")
