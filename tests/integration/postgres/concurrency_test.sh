@@ -46,8 +46,9 @@ check "writer saw zero errors" test "$(json "$work/writer.json" 'r["errors"] + r
 check "writer kept writing during the prune" test "$(json "$work/writer.json" 'r["writes"]')" -gt 50
 check "writer went back to old sessions during the prune" \
         test "$(json "$work/writer.json" 'r["old_session_writes"]')" -gt 5
-# Bounds that catch lock waits (lock_timeout is 500 ms) and table scans inside a batch; the
-# rest of the spread on a shared test machine is WAL flushes (the writer's commits included).
+# Bounds that catch lock waits (lock_timeout is 500 ms) and table scans inside a batch. The
+# fixture's server keeps its data and WAL on /dev/shm where there is one, so a shared disk's
+# write-back stalls (a 531 ms commit once in CI, the writer's own commits as slow) are not in them.
 check "no write transaction came near lock_timeout" \
         python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["maxBatchMillis"] < 450, r["maxBatchMillis"]' "$work/prune.json"
 check "writer p99 latency stayed under 250 ms" \

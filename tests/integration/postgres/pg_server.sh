@@ -9,6 +9,9 @@
 #   pg_server.sh psql DIR [psql args]   psql as the superuser
 # As root the server runs as the 'postgres' system user (runuser); otherwise as the caller.
 # PG_BINDIR overrides the binary directory (default: the newest /usr/lib/postgresql/*/bin).
+# KR_PG_BASE is where the data directory is made (default: /tmp). The ctest fixture puts it on
+# /dev/shm: the tests bound lock waits and latencies, and a shared disk's write-back stalls
+# (half a second, seen in CI) would stand in every commit's way. bench/run keeps the disk.
 # Without server binaries, start exits 77 (skipped) and the tests that need a server skip too.
 set -euo pipefail
 
@@ -61,7 +64,7 @@ start)
         owner=$(id -un)
         [ "$(id -u)" -eq 0 ] && owner=postgres
         id "$owner" >/dev/null 2>&1 || { echo "pg_server: no '$owner' user to run postgres as" >&2; exit 1; }
-        base=$(mktemp -d /tmp/kr-pg-XXXXXX)
+        base=$(mktemp -d "${KR_PG_BASE:-/tmp}/kr-pg-XXXXXX")
         # A start that fails half-way leaves nothing behind.
         trap 'rc=$?; [ $rc -eq 0 ] || { as_owner "$bin/pg_ctl" -D "$base/data" -m immediate stop >/dev/null 2>&1 || true; rm -rf "$base"; }' EXIT
         chmod 700 "$base"
