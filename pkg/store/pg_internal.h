@@ -90,6 +90,7 @@ struct pgs {
         int64_t own_xids;        /* transaction ids this connection used since then */
         int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
         int64_t polls;           /* others_wrote calls since the last plan */
+        bool xid_prepared;       /* kr_xid (others_wrote's look) is prepared on this connection */
         bool sync_off;           /* synchronous_commit is off on this connection */
         /*
          * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
@@ -154,6 +155,13 @@ int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *o
            struct errbuf *err, const char *what);
 /* Several statements of our own text (no parameters) in one round trip. */
 int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *what);
+/*
+ * The same, keeping the results that return rows: the i-th into rows[i] (i < nrows; the caller
+ * clears them; the rest are NULL). The first statement that fails is the error, and the
+ * statements after it do not run.
+ */
+int pg_script_rows(struct pgs *q, const char *sql, PGresult **rows, int nrows, struct errbuf *err,
+                   const char *what);
 /* Map a failed result (or a lost connection when 'res' is NULL) to a negative errno. */
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what);
 /* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
@@ -166,6 +174,8 @@ void pg_rollback(struct pgs *q);
 void pg_note_own_xid(struct pgs *q);
 /* Look at the next transaction id now: the baseline of the next store_others_wrote(). */
 void pg_xid_baseline(struct pgs *q);
+/* DEALLOCATE ALL: every statement this connection prepared. */
+int pg_deallocate(struct pgs *q, struct errbuf *err, const char *what);
 
 /* The candidate key columns of a table, for SQL text. */
 /*

@@ -173,6 +173,7 @@ static void conn_lost(struct pgs *q)
         q->act_ready = false;
         q->sess_pending = false;
         q->sess_prepared = false;
+        q->xid_prepared = false;
         q->sess_gen++;
 }
 
@@ -263,6 +264,38 @@ int pg_int(struct pgs *q, const char *sql, const struct pg_params *p, int64_t *o
         return 0;
 }
 
+int pg_script_rows(struct pgs *q, const char *sql, PGresult **rows, int nrows, struct errbuf *err,
+                   const char *what)
+{
+        PGresult *res;
+        int n = 0;
+        int rc = 0;
+
+        for (int i = 0; i < nrows; i++)
+                rows[i] = NULL;
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
+                return pg_fail(q, NULL, err, what);
+        if (!pqlib.PQsendQuery(q->conn, sql))
+                return pg_fail(q, NULL, err, what);
+        /* Every result up to the end of the script, the error's too (the connection is ready). */
+        while ((res = pqlib.PQgetResult(q->conn)) != NULL) {
+                ExecStatusType st = pqlib.PQresultStatus(res);
+
+                if (rc == 0 && st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+                        rc = pg_fail(q, res, err, what);
+                if (rc == 0 && st == PGRES_TUPLES_OK && n < nrows)
+                        rows[n++] = res;
+                else
+                        pqlib.PQclear(res);
+        }
+        if (rc < 0)
+                for (int i = 0; i < n; i++) {
+                        pqlib.PQclear(rows[i]);
+                        rows[i] = NULL;
+                }
+        return rc;
+}
+
 int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *what)
 {
         PGresult *res;
@@ -314,6 +347,17 @@ void pg_note_own_xid(struct pgs *q)
         q->own_xids++;
 }
 
+int pg_deallocate(struct pgs *q, struct errbuf *err, const char *what)
+{
+        int rc = pg_exec(q, "DEALLOCATE ALL", NULL, NULL, err, what);
+
+        if (rc == 0) {
+                q->sess_prepared = false;
+                q->xid_prepared = false;
+        }
+        return rc;
+}
+
 /* "'name'::regclass" for a quoted table name. */
 static int append_regclass(struct buf *b, const char *qname)
 {
@@ -325,29 +369,73 @@ static int append_regclass(struct buf *b, const char *qname)
 }
 
 /*
- * The cluster's next transaction id and the ANALYZE runs of kagent's tables so far (autovacuum's
- * and others'): each ANALYZE takes a transaction id, which is not kagent writing.
+ * The catalogs that DDL fills (a new database's schema, our temp tables) and ANALYZE itself
+ * (pg_statistic): autovacuum analyzes them as it does kagent's tables.
  */
-static int next_xid(struct pgs *q, int64_t *xid, int64_t *analyses)
+static const char *const ddl_catalogs[] = {
+        "pg_catalog.pg_class",   "pg_catalog.pg_attribute", "pg_catalog.pg_type",
+        "pg_catalog.pg_depend",  "pg_catalog.pg_index",     "pg_catalog.pg_constraint",
+        "pg_catalog.pg_attrdef", "pg_catalog.pg_statistic",
+};
+
+static int append_analyses(struct buf *b, const char *qname)
+{
+        int rc = 0;
+
+        rc |= buf_append_str(b, " + pg_catalog.pg_stat_get_analyze_count(");
+        rc |= append_regclass(b, qname);
+        rc |= buf_append_str(b, ") + pg_catalog.pg_stat_get_autoanalyze_count(");
+        rc |= append_regclass(b, qname);
+        rc |= buf_append_str(b, ")");
+        return rc;
+}
+
+/*
+ * kr_xid: the cluster's next transaction id and the ANALYZE runs so far (autovacuum's and
+ * others') of kagent's tables and of the catalogs autovacuum analyzes beside them: each ANALYZE
+ * takes a transaction id, which is not kagent writing. Prepared once per connection and run
+ * (the tables as found) until the next run's DEALLOCATE.
+ */
+static int xid_prepare(struct pgs *q, struct errbuf *err)
 {
         PGresult *res = NULL;
         struct buf sql;
         int rc = 0;
 
+        if (q->xid_prepared)
+                return 0;
         buf_init(&sql, 4096);
         rc |= buf_append_str(&sql, "SELECT pg_catalog.txid_snapshot_xmax("
                                    "pg_catalog.txid_current_snapshot()), 0");
-        for (int t = 0; t < STORE_T_COUNT; t++) {
-                if (!q->t[t].present)
-                        continue;
-                rc |= buf_append_str(&sql, " + pg_catalog.pg_stat_get_analyze_count(");
-                rc |= append_regclass(&sql, q->t[t].qname);
-                rc |= buf_append_str(&sql, ") + pg_catalog.pg_stat_get_autoanalyze_count(");
-                rc |= append_regclass(&sql, q->t[t].qname);
-                rc |= buf_append_str(&sql, ")");
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                if (q->t[t].present)
+                        rc |= append_analyses(&sql, q->t[t].qname);
+        for (size_t i = 0; i < sizeof(ddl_catalogs) / sizeof(ddl_catalogs[0]); i++)
+                rc |= append_analyses(&sql, ddl_catalogs[i]);
+        if (rc != 0) {
+                buf_cleanup(&sql);
+                return errbuf_set(err, -EMSGSIZE, "postgres snapshot: sql text too long");
         }
-        rc = rc != 0 ? -ENOMEM : pg_exec(q, sql.data, NULL, &res, NULL, "snapshot");
+        res = pqlib.PQprepare(q->conn, "kr_xid", sql.data, 0, NULL);
         buf_cleanup(&sql);
+        if (!res || pqlib.PQresultStatus(res) != PGRES_COMMAND_OK)
+                rc = pg_fail(q, res, err, "snapshot");
+        pqlib.PQclear(res);
+        if (rc == 0)
+                q->xid_prepared = true;
+        return rc;
+}
+
+static int next_xid(struct pgs *q, int64_t *xid, int64_t *analyses)
+{
+        PGresult *res = NULL;
+        int rc;
+
+        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
+                return -ENOTCONN;
+        rc = xid_prepare(q, NULL);
+        if (rc == 0)
+                rc = pg_exec_prepared(q, "kr_xid", NULL, &res, NULL, "snapshot");
         if (rc < 0)
                 return rc;
         if (pqlib.PQntuples(res) != 1 || pqlib.PQnfields(res) != 2 ||
@@ -1198,7 +1286,7 @@ static bool pgs_others_wrote(struct store *s)
         bool wrote;
 
         q->polls++;
-        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK || next_xid(q, &x, &a) < 0)
+        if (next_xid(q, &x, &a) < 0)
                 return true;
         wrote = q->xid_seen == 0 || x - q->xid_seen > q->own_xids;
         /* Their ANALYZE runs explain that many (autovacuum's follow our deletes). */

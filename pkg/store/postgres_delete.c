@@ -746,7 +746,7 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
         if (rc == 0)
                 q->sess_prepared = true;
         else /* e.g. a table lock: the next attempt prepares both again */
-                (void)pg_exec(q, "DEALLOCATE ALL", NULL, NULL, NULL, "prepare");
+                (void)pg_deallocate(q, NULL, "prepare");
         return rc;
 }
 
@@ -823,14 +823,17 @@ static bool failed_with(const struct errbuf *err, const char *state)
         return strstr(err->msg, tag) != NULL;
 }
 
-/* Whole sessions in one transaction. Returns 1 when the fallback must take the batch. */
+/*
+ * Whole sessions in one transaction, sent as one script: one round trip begins, locks the
+ * sessions, deletes them and commits. Returns 1 when the fallback must take the batch.
+ */
 static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
                      struct errbuf *err)
 {
         struct store_batch_result res;
-        struct pg_params p;
-        PGresult *r = NULL;
-        char begin[256];
+        struct pg_params cut;
+        PGresult *r[2];
+        char script[768];
         int64_t hi = 0;
         int64_t batch_hi;
         int64_t nb = 0;
@@ -840,55 +843,51 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
 
         memset(&res, 0, sizeof(res));
         rc = sess_prepare(q, err);
+        if (rc == 0)
+                rc = sess_hi(q, max_rows, &hi, err);
         if (rc < 0)
                 return rc;
+        pg_params_init(&cut);
+        pg_param_ts(&cut, q->recheck_cut_ms);
         /*
          * A generic plan for kr_sdel (PostgreSQL 12+): replanning its two dozen subplans for
          * every batch costs about 1 ms a batch; its joins are lateral or driven by the few
-         * locked sessions, whatever the parameters.
+         * locked sessions, whatever the parameters. The sessions are locked by a statement of
+         * their own, before kr_sdel takes its snapshot: kagent's commits on them until then are
+         * in it.
          */
         (void)snprintf(
-                begin, sizeof(begin), "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'%s",
+                script, sizeof(script),
+                "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'%s; EXECUTE kr_slock(%" PRId64
+                ", %" PRId64 "); EXECUTE kr_sdel(%" PRId64 ", %" PRId64 ", '%s', %" PRId64
+                "); COMMIT",
                 pg_begin_sql(q), q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS,
                 q->server_version >= 120000 ? "; SET LOCAL plan_cache_mode = force_generic_plan"
-                                            : "");
-        rc = sess_hi(q, max_rows, &hi, err);
-        if (rc < 0)
-                return rc;
-        pg_params_init(&p);
-        pg_param_i64(&p, q->sess_cursor);
-        pg_param_i64(&p, hi);
-        t0 = clock_mono_ns();
-        rc = pg_script(q, begin, err, "begin");
-        if (rc == 0)
-                rc = pg_exec_prepared(q, "kr_slock", &p, NULL, err, "lock sessions");
-        pg_params_init(&p);
-        pg_param_i64(&p, q->sess_cursor);
-        pg_param_i64(&p, max_rows);
-        pg_param_ts(&p, q->recheck_cut_ms);
-        pg_param_i64(&p, hi);
+                                            : "",
+                q->sess_cursor, hi, q->sess_cursor, max_rows, cut.v[0], hi);
         batch_hi = hi;
-        if (rc == 0)
-                rc = pg_exec_prepared(q, "kr_sdel", &p, &r, err, "delete");
+        t0 = clock_mono_ns();
+        rc = pg_script_rows(q, script, r, 2, err, "delete");
         if (rc == 0) {
-                if (pqlib.PQntuples(r) != 1 || pqlib.PQnfields(r) != 4 + 2 * STORE_T_COUNT) {
+                if (!r[1] || pqlib.PQntuples(r[1]) != 1 ||
+                    pqlib.PQnfields(r[1]) != 4 + 2 * STORE_T_COUNT) {
                         rc = errbuf_set(err, -EPROTO, "postgres delete: unexpected result");
                 } else {
-                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 0), &hi);
-                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 1), &nb);
-                        (void)str_to_i64(pqlib.PQgetvalue(r, 0, 2), &nok);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 0), &hi);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 1), &nb);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 2), &nok);
                         for (int t = 0; t < STORE_T_COUNT; t++) {
-                                (void)str_to_i64(pqlib.PQgetvalue(r, 0, 4 + 2 * t),
+                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 4 + 2 * t),
                                                  &res.tables[t].rows);
-                                (void)str_to_i64(pqlib.PQgetvalue(r, 0, 5 + 2 * t),
+                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 5 + 2 * t),
                                                  &res.tables[t].bytes);
                                 res.rows += res.tables[t].rows;
                         }
                 }
-                pqlib.PQclear(r);
+                pg_note_own_xid(q); /* committed */
         }
-        if (rc == 0)
-                rc = pg_commit(q, err);
+        for (int i = 0; i < 2; i++)
+                pqlib.PQclear(r[i]);
         if (rc < 0) {
                 pg_rollback(q);
                 if (!failed_with(err, "55P03") && !failed_with(err, "KR001"))
@@ -902,7 +901,6 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
                 out->txn_us = (clock_mono_ns() - t0) / 1000;
                 return 1;
         }
-        pg_note_own_xid(q);
         if (nb == 0) {
                 /* The next session alone has more rows than a batch may: in parts. */
                 q->sess_slow_until = q->sess_cursor + 1;

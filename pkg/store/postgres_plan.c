@@ -100,13 +100,12 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 q->temp_ready = true;
         }
         pg_note_own_xid(q);
-        if (q->sess_prepared) {
+        if (q->sess_prepared || q->xid_prepared) {
                 /* The statements name the tables as found: prepare them again each run. */
-                int rc = pg_exec(q, "DEALLOCATE ALL", NULL, NULL, err, "temp tables");
+                int rc = pg_deallocate(q, err, "temp tables");
 
                 if (rc < 0)
                         return rc;
-                q->sess_prepared = false;
         }
         return pg_exec(q,
                        "TRUNCATE pg_temp.kr_cand, pg_temp.kr_skey, pg_temp.kr_act, "

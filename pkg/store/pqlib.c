@@ -36,6 +36,7 @@
         X(PQresultErrorField)                                                                      \
         X(PQresultErrorMessage)                                                                    \
         X(PQresultStatus)                                                                          \
+        X(PQsendQuery)                                                                             \
         X(PQsendQueryParams)                                                                       \
         X(PQserverVersion)                                                                         \
         X(PQsetNoticeProcessor)                                                                    \

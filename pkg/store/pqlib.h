@@ -48,6 +48,7 @@ struct pqlib {
         char *(*PQresultErrorField)(const PGresult *res, int field_code);
         char *(*PQresultErrorMessage)(const PGresult *res);
         ExecStatusType (*PQresultStatus)(const PGresult *res);
+        int (*PQsendQuery)(PGconn *conn, const char *query);
         int (*PQsendQueryParams)(PGconn *conn, const char *command, int n_params,
                                  const Oid *param_types, const char *const *param_values,
                                  const int *param_lengths, const int *param_formats,
