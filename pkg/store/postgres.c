@@ -298,17 +298,7 @@ int pg_script_rows(struct pgs *q, const char *sql, PGresult **rows, int nrows, s
 
 int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *what)
 {
-        PGresult *res;
-        int rc = 0;
-
-        if (!q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK)
-                return pg_fail(q, NULL, err, what);
-        res = pqlib.PQexec(q->conn, sql);
-        if (!res || (pqlib.PQresultStatus(res) != PGRES_COMMAND_OK &&
-                     pqlib.PQresultStatus(res) != PGRES_TUPLES_OK))
-                rc = pg_fail(q, res, err, what);
-        pqlib.PQclear(res);
-        return rc;
+        return pg_script_rows(q, sql, NULL, 0, err, what);
 }
 
 /*
