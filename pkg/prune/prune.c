@@ -4,8 +4,8 @@
  * transactions. Batch size adapts to the measured cost per row so a transaction stays within
  * half of batch.maxLockDuration (on SQLite while kagent writes, within 15 ms: see
  * WRITER_TXN_TARGET_US); between SQLite batches it pauses while other connections are
- * committing (kagent is writing) until one of them has committed, and only briefly otherwise
- * (pace()).
+ * committing (kagent is writing) until one of them has committed, and while nobody commits only
+ * when another process touched the database during the batch (pace()).
  */
 #define LOG_MODULE "prune"
 #include "prune/prune.h"
@@ -185,13 +185,32 @@ static void adapt_batch(struct engine *e, const struct store_batch_result *b)
         e->batch = next;
 }
 
+/* Pause up to 'pause' ms, ending as soon as another connection has committed. */
+static void pause_until_commit(struct engine *e, int64_t pause)
+{
+        for (int64_t left = pause; left > 0 && !(e->o->stop && *e->o->stop);) {
+                int64_t slice = left < PACE_SLICE_MS ? left : PACE_SLICE_MS;
+
+                clock_sleep_ms(slice, e->o->stop);
+                left -= slice;
+                if (store_others_wrote(e->s)) {
+                        e->last_foreign_ms = clock_mono_ms();
+                        break;
+                }
+        }
+}
+
 /*
  * Give kagent's writers the SQLite database lock. While they are active (a foreign commit within
  * STORE_WRITERS_RECENT_MS) the pause ends as soon as one of them has committed (it was waiting for
- * our transaction and is through), else after batch.pause; while nobody writes, it is short (a
- * writer may be asleep in its busy handler). PostgreSQL writers never wait for a lock of ours
- * (only for rows, and a batch holds just those of idle sessions): no pause there, and its store
- * sees the foreign commits itself (see store_others_wrote()).
+ * our transaction and is through), else after batch.pause. While nobody commits, a writer may
+ * still be asleep in its busy handler, waiting for our transaction: the store tells whether
+ * another process touched the database file during the batch (store_others_waiting()); if so,
+ * the same pause gives that writer the lock at its next retry, and if nobody did, the next
+ * batch follows at once. Where the store cannot tell, the lock stays free for a quarter of the
+ * time we held it. PostgreSQL writers never wait for a lock of ours (only for rows, and a batch
+ * holds just those of idle sessions): no pause there, and its store sees the foreign commits
+ * itself (see store_others_wrote()).
  */
 static void pace(struct engine *e, const struct store_batch_result *b)
 {
@@ -202,28 +221,25 @@ static void pace(struct engine *e, const struct store_batch_result *b)
                 e->last_foreign_ms = t0;
         if (!e->sqlite)
                 return;
-        if (t0 - e->last_foreign_ms > STORE_WRITERS_RECENT_MS) {
-                /*
-                 * Leave the lock free for a quarter of the time we held it, so a sleeping
-                 * writer's retries find it free with high probability and it gets through.
-                 */
-                int64_t idle = b->txn_us / 4000;
-
-                if (idle < 1)
-                        idle = 1;
-                if (idle < pause)
-                        pause = idle;
-                clock_sleep_ms(pause, e->o->stop);
+        if (t0 - e->last_foreign_ms <= STORE_WRITERS_RECENT_MS) {
+                pause_until_commit(e, pause);
         } else {
-                for (int64_t left = pause; left > 0 && !(e->o->stop && *e->o->stop);) {
-                        int64_t slice = left < PACE_SLICE_MS ? left : PACE_SLICE_MS;
+                int waiting = store_others_waiting(e->s);
 
-                        clock_sleep_ms(slice, e->o->stop);
-                        left -= slice;
-                        if (store_others_wrote(e->s)) {
-                                e->last_foreign_ms = clock_mono_ms();
-                                break;
-                        }
+                if (waiting > 0) {
+                        pause_until_commit(e, pause);
+                } else if (waiting < 0) {
+                        /*
+                         * Leave the lock free for a quarter of the time we held it, so a
+                         * sleeping writer's retries find it free with high probability.
+                         */
+                        int64_t idle = b->txn_us / 4000;
+
+                        if (idle < 1)
+                                idle = 1;
+                        if (idle < pause)
+                                pause = idle;
+                        clock_sleep_ms(pause, e->o->stop);
                 }
         }
         e->r->paused_ms += clock_mono_ms() - t0;

@@ -19,6 +19,7 @@ struct store_ops {
                             struct errbuf *err);
         int (*plan_discard)(struct store *s, struct errbuf *err);
         bool (*others_wrote)(struct store *s);
+        int (*others_waiting)(struct store *s); /* NULL: cannot tell */
         int (*reclaim)(struct store *s, const struct store_reclaim_params *p,
                        struct store_reclaim_result *out, struct errbuf *err);
         int (*check)(struct store *s, struct errbuf *err);

@@ -11,11 +11,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "base/clock.h"
 #include "base/errbuf.h"
 #include "base/str.h"
 #include "log/log.h"
@@ -324,14 +326,114 @@ static int open_db(struct sq *q, struct errbuf *err)
  * planning and deleting read the same pages again and again, and each read through the page
  * cache copied a whole page (a third of the run's time on a 400 MB file). Once another
  * connection commits, the map goes (sq_poll_writers()): SQLite drops the whole map at each foreign
- * commit, and faulting the pages in again cost more than the copies saved. A rollback journal
+ * commit, and faulting the pages in again cost more than the copies saved. It comes back once
+ * nobody has committed for STORE_WRITERS_RECENT_MS (sq_others_waiting()). A rollback journal
  * is kept between the run's transactions (journal_mode=PERSIST, only where kagent's DELETE mode
  * is set): each batch writes over the last one's journal instead of creating, growing and
- * deleting a file, and needs no new space on a full volume. Both end with the run
+ * deleting a file, and needs no new space on a full volume. All of it ends with the run
  * (sq_run_untune()): the map would keep the pages read in our resident set, the journal file
  * would keep its space on the volume.
+ *
+ * While the map covers the whole file, none of our own reads is a read(2) of it, and any read
+ * of it is another process's. The run watches the file for them (inotify, IN_ACCESS): a kagent
+ * writer that finds our transaction running sleeps in SQLite's busy handler, invisible to
+ * fcntl, but at every attempt (the first and each retry) it takes a shared lock and reads the
+ * database's change counter. That read is what sq_others_waiting() reports.
  */
 #define SQ_RUN_MMAP_BYTES "1073741824"
+
+static void watch_close(struct sq *q)
+{
+        if (q->watch_fd >= 0)
+                (void)close(q->watch_fd);
+        q->watch_fd = -1;
+        q->waiting_seen = false;
+}
+
+/*
+ * Watch the database file for reads (rollback journal modes only: in WAL mode a waiting writer
+ * retries on the -shm file's locks and reads nothing of the database file).
+ */
+static void watch_open(struct sq *q, const char *journal_mode)
+{
+        int fd;
+
+        watch_close(q);
+        if (strcmp(journal_mode, "delete") != 0 && strcmp(journal_mode, "persist") != 0 &&
+            strcmp(journal_mode, "truncate") != 0)
+                return;
+        fd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+        if (fd < 0) {
+                log_debug("sqlite: no inotify; pausing between batches without it",
+                          LOG_INT("errno", errno));
+                return;
+        }
+        if (inotify_add_watch(fd, q->path, IN_ACCESS) < 0) {
+                log_debug("sqlite: cannot watch the database file; pausing without it",
+                          LOG_INT("errno", errno));
+                (void)close(fd);
+                return;
+        }
+        q->watch_fd = fd;
+}
+
+/*
+ * Read every queued event: 1 when one was a read of the file (or events were lost), 0 when
+ * none, negative when the watch is gone (the file was removed or replaced).
+ */
+static int watch_drain(struct sq *q)
+{
+        union {
+                struct inotify_event ev;
+                char bytes[4096];
+        } buf;
+        int seen = 0;
+
+        for (;;) {
+                ssize_t n = read(q->watch_fd, buf.bytes, sizeof(buf.bytes));
+
+                if (n < 0 && errno == EINTR)
+                        continue;
+                if (n < 0)
+                        return errno == EAGAIN ? seen : -errno;
+                if (n == 0)
+                        return seen;
+                for (ssize_t off = 0; off + (ssize_t)sizeof(struct inotify_event) <= n;) {
+                        struct inotify_event ev;
+
+                        memcpy(&ev, buf.bytes + off, sizeof(ev));
+                        if (ev.mask & IN_IGNORED)
+                                return -ENOENT;
+                        if (ev.mask & (IN_ACCESS | IN_Q_OVERFLOW))
+                                seen = 1;
+                        off += (ssize_t)sizeof(ev) + ev.len;
+                }
+        }
+}
+
+static int64_t file_size(const char *path, const char *suffix);
+
+/*
+ * Does the map reach every page? Only then are all of our reads of the file silent. SQLite maps
+ * the file at its first page read: one read here, so that the change counter read at the start
+ * of our next transaction already comes from the map. Neither waits for a lock another process
+ * holds (the run's own statements will): where that read cannot be done now, the first batch
+ * maps the file, and its one read(2) costs one pause.
+ */
+static void map_check(struct sq *q)
+{
+        int64_t limit = 0;
+        int64_t size = file_size(q->path, "");
+        int64_t n = 0;
+
+        q->map_covers = q->run_mmap && sq_int(q, "PRAGMA mmap_size", &limit, NULL) == 0 &&
+                        size > 0 && size <= limit;
+        if (!q->map_covers)
+                return;
+        (void)sqlite3_busy_timeout(q->db, 0);
+        (void)sq_int(q, "SELECT count(*) FROM main.sqlite_schema", &n, NULL);
+        (void)sqlite3_busy_timeout(q->db, q->busy_timeout_ms);
+}
 
 void sq_poll_writers(struct sq *q)
 {
@@ -339,14 +441,18 @@ void sq_poll_writers(struct sq *q)
 
         if (!q->db || sq_int(q, "PRAGMA data_version", &v, NULL) < 0) {
                 q->foreign_pending = true; /* cannot tell: pacing stays on */
+                q->foreign_ms = clock_mono_ms();
                 return;
         }
         if (v == q->data_version)
                 return;
         q->data_version = v;
         q->foreign_pending = true;
+        q->foreign_ms = clock_mono_ms();
         if (q->run_mmap && sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0) {
                 q->run_mmap = false;
+                q->map_covers = false;
+                q->map_dropped = true;
                 log_debug("sqlite: another connection writes; reading without the memory map");
         }
 }
@@ -360,8 +466,12 @@ static void sq_run_tune(struct sq *q)
         q->run_tuned = true;
         sq_poll_writers(q); /* commits from before the run do not end its map */
         q->run_mmap = sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0;
-        if (sq_text(q, "PRAGMA journal_mode", mode, sizeof(mode), NULL) == 0 &&
-            strcmp(mode, "delete") == 0 &&
+        q->map_dropped = false;
+        map_check(q);
+        if (sq_text(q, "PRAGMA journal_mode", mode, sizeof(mode), NULL) < 0)
+                return;
+        watch_open(q, mode);
+        if (strcmp(mode, "delete") == 0 &&
             sq_text(q, "PRAGMA journal_mode=PERSIST", mode, sizeof(mode), NULL) == 0)
                 q->journal_persist = strcmp(mode, "persist") == 0;
 }
@@ -374,6 +484,7 @@ static void sq_run_untune(struct sq *q)
 {
         char mode[16];
 
+        watch_close(q);
         if (!q->db || !q->run_tuned || !sqlite3_get_autocommit(q->db))
                 return;
         if (q->journal_persist &&
@@ -381,6 +492,8 @@ static void sq_run_untune(struct sq *q)
                 q->journal_persist = strcmp(mode, "delete") != 0;
         if (sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0)
                 q->run_mmap = false;
+        q->map_covers = false;
+        q->map_dropped = false;
         q->run_tuned = q->journal_persist || q->run_mmap;
 }
 
@@ -437,6 +550,7 @@ static int sq_open(struct store *s, const struct store_config *cfg, struct errbu
         int rc;
 
         q->lock_fd = -1;
+        q->watch_fd = -1;
         q->read_only = cfg->read_only;
         q->busy_timeout_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
         q->read_budget_ms = 20;
@@ -742,6 +856,51 @@ static bool sq_others_wrote(struct store *s)
         return changed;
 }
 
+/* Drain the watch; 1 a read was seen (now or by sq_waiting_now()), 0 none, -1 no watch. */
+static int watch_poll(struct sq *q)
+{
+        int seen;
+
+        if (q->watch_fd < 0)
+                return -1;
+        seen = watch_drain(q);
+        if (seen < 0) {
+                log_debug("sqlite: the database file's watch ended", LOG_INT("errno", -seen));
+                watch_close(q);
+                return -1;
+        }
+        return seen || q->waiting_seen;
+}
+
+bool sq_waiting_now(struct sq *q)
+{
+        if (!q->run_mmap || !q->map_covers)
+                return false;
+        q->waiting_seen = watch_poll(q) > 0;
+        return q->waiting_seen;
+}
+
+static int sq_others_waiting(struct store *s)
+{
+        struct sq *q = sq_of(s);
+        int seen = watch_poll(q);
+
+        q->waiting_seen = false;
+        if (seen < 0)
+                return -1;
+        if (q->map_dropped && clock_mono_ms() - q->foreign_ms > STORE_WRITERS_RECENT_MS &&
+            sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0) {
+                /* Nobody writes any more: the map comes back. Reads until now were ours too. */
+                q->run_mmap = true;
+                q->map_dropped = false;
+                map_check(q);
+                (void)watch_drain(q); /* the reads that mapped it */
+                log_debug("sqlite: nobody else writes; reading through the memory map again");
+                return -1;
+        }
+        return q->run_mmap && q->map_covers ? seen : -1;
+}
+
 static int sq_check(struct store *s, struct errbuf *err)
 {
         struct sq *q = sq_of(s);
@@ -801,6 +960,7 @@ const struct store_ops store_sqlite_ops = {
         .delete_batch = sq_delete_batch,
         .plan_discard = sq_plan_discard,
         .others_wrote = sq_others_wrote,
+        .others_waiting = sq_others_waiting,
         .reclaim = sq_reclaim,
         .check = sq_check,
         .release = sq_release,

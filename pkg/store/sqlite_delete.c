@@ -715,7 +715,10 @@ static int sess_delete_one(struct sq *q, sqlite3_stmt **st, const struct sess_ro
         return 0;
 }
 
-/* Re-check and delete the batch's sessions; '*cursor' ends after the last one finished. */
+/*
+ * Re-check and delete the batch's sessions; '*cursor' ends after the last one finished. The
+ * batch ends early, after a whole session, when another process is waiting for the lock.
+ */
 static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_batch *b,
                           int64_t max_rows, struct store_batch_result *res, int64_t *cursor,
                           struct errbuf *err)
@@ -726,6 +729,12 @@ static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_bat
                 const struct sess_row *r = &b->v[i];
                 bool complete = false;
                 int rc;
+
+                if (i > 0 && sq_waiting_now(q)) {
+                        log_debug("another process is waiting: committing early",
+                                  LOG_INT("sessions", (int64_t)i));
+                        break;
+                }
 
                 rc = session_active(q, r->sid, r->uid, 0, err);
                 if (rc < 0)

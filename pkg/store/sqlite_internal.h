@@ -35,6 +35,11 @@ struct sq {
         bool run_mmap;        /* reads go through the memory map */
         bool foreign_pending; /* another connection committed since sq_others_wrote() looked */
         bool journal_persist; /* we switched journal_mode DELETE -> PERSIST for the run */
+        bool map_dropped;     /* a foreign commit ended the run's map (it may come back) */
+        bool map_covers;      /* the whole file lies within the run's map */
+        int watch_fd;         /* inotify watch of the database file during a run, or -1 */
+        bool waiting_seen;    /* another process read the file since sq_others_waiting() */
+        int64_t foreign_ms;   /* monotonic time another connection's commit was last seen */
 
         /* Run state. */
         bool temp_used;           /* the temp tables were filled since the last sq_release */
@@ -84,6 +89,12 @@ static inline double sq_jd(int64_t ms)
  * signal and ends the run's memory map.
  */
 void sq_poll_writers(struct sq *q);
+
+/*
+ * Has another process read the database file since sq_others_waiting() last looked (a writer
+ * waiting for our transaction)? False whenever that cannot be told (sqlite.c).
+ */
+bool sq_waiting_now(struct sq *q);
 
 /* Planning (sqlite_plan.c). */
 int sq_plan(struct store *s, const struct store_rule_params *p, struct store_plan_result *out,

@@ -151,6 +151,11 @@ bool store_others_wrote(struct store *s)
         return s->ops->others_wrote(s);
 }
 
+int store_others_waiting(struct store *s)
+{
+        return s->ops->others_waiting ? s->ops->others_waiting(s) : -1;
+}
+
 int store_reclaim(struct store *s, const struct store_reclaim_params *p,
                   struct store_reclaim_result *out, struct errbuf *err)
 {

@@ -192,6 +192,15 @@ int store_plan_discard(struct store *s, struct errbuf *err);
  */
 bool store_others_wrote(struct store *s);
 
+/*
+ * Whether another process may be waiting for the database lock, asked between batches while
+ * nobody commits (SQLite): 1 when another process read the database file since the last call
+ * (a writer in its busy handler reads the file's change counter at every retry), 0 when nobody
+ * did, -1 when this store cannot tell (PostgreSQL; SQLite in WAL mode, without inotify, or
+ * while its own reads do not all go through the run's memory map).
+ */
+int store_others_waiting(struct store *s);
+
 /* kagent counts as writing while another connection committed within this long. */
 #define STORE_WRITERS_RECENT_MS 2000
 

@@ -11,16 +11,9 @@ wpid=
 db=$work/kagent.db
 now=2026-06-01T00:00:00Z
 
-"$bin" datagen --sqlite-database-path "$db" --sessions 6500 --events-per-session 55 \
-        --days 365 --seed 11 --now "$now" >"$work/datagen.txt" || { echo "FAIL - datagen"; exit 1; }
-cat "$work/datagen.txt"
+year_db "$db" 6500 "$work/policy.yaml" || { echo "FAIL - datagen"; exit 1; }
 check "journal mode is DELETE, as kagent leaves it" \
         test "$(sqlite3 "$db" 'PRAGMA journal_mode')" = delete
-cat >"$work/policy.yaml" <<'YAML'
-spec:
-  activeWindow: 30m
-  sessions: {expireAfter: 30d}
-YAML
 
 "$writer" --db "$db" --interval-ms 20 --ready "$work/ready" >"$work/writer.json" &
 wpid=$!

@@ -29,3 +29,15 @@ wait_file() {
 json() { # json FILE EXPR -> value of a Python expression over r
         python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$1" "$2"
 }
+# A kagent database of SESSIONS datagen sessions (55 events each over a year, as of $now) and
+# the policy the throughput tests prune it with (the sessions rule, 30 d).
+year_db() { # year_db DB SESSIONS POLICY_FILE
+        "$bin" datagen --sqlite-database-path "$1" --sessions "$2" --events-per-session 55 \
+                --days 365 --seed 11 --now "${now:?}" >"$1.datagen.txt" || return 1
+        cat "$1.datagen.txt"
+        cat >"$3" <<'YAML'
+spec:
+  activeWindow: 30m
+  sessions: {expireAfter: 30d}
+YAML
+}

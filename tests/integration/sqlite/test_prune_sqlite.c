@@ -16,6 +16,7 @@
 
 #include <cmocka.h>
 
+#include "base/clock.h"
 #include "base/errbuf.h"
 #include "policy/policy.h"
 #include "prune/prune.h"
@@ -372,11 +373,178 @@ static void test_run_settings_end_with_run(void **state)
         assert_true(kdb_intact(f->k));
 }
 
+/*
+ * While the run's map covers the file, none of our reads is a read(2) of it: any is another
+ * process's, and store_others_waiting() reports it once (a kagent writer retrying in its busy
+ * handler reads the change counter). Our own batches read nothing that way. A foreign commit
+ * ends the map and with it the certainty (-1), until nobody has committed for
+ * STORE_WRITERS_RECENT_MS and the map comes back. In WAL mode it cannot tell.
+ */
+static void test_others_waiting(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store *s;
+        int64_t t0;
+        int seen;
+
+        for (int i = 0; i < 6; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "s%d", i);
+                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
+        }
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 6);
+        assert_int_equal(store_others_waiting(s), 0);
+        assert_int_equal(batch(s, 8).rows, 8);
+        assert_int_equal(store_others_waiting(s), 0);
+        /* kagent reads (its own connection, no map): seen once. */
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 5);
+        assert_int_equal(store_others_waiting(s), 1);
+        assert_int_equal(store_others_waiting(s), 0);
+        /* kagent commits: the map goes, and the store cannot tell any more. */
+        prune_case_session(f->k, "new", "u", DAY_MS);
+        assert_true(store_others_wrote(s));
+        assert_false(db_mapped(f));
+        assert_int_equal(store_others_waiting(s), -1);
+        assert_int_equal(batch(s, 8).rows, 8);
+        assert_int_equal(store_others_waiting(s), -1);
+        /* Nobody commits for STORE_WRITERS_RECENT_MS: the map comes back, then it tells. */
+        t0 = clock_mono_ms();
+        while ((seen = store_others_waiting(s)) != 0) {
+                assert_int_equal(seen, -1);
+                assert_true(clock_mono_ms() - t0 < 5 * (int64_t)STORE_WRITERS_RECENT_MS);
+                clock_sleep_ms(50, NULL);
+        }
+        assert_true(clock_mono_ms() - t0 >= STORE_WRITERS_RECENT_MS - 100);
+        assert_true(db_mapped(f));
+        assert_int_equal(batch(s, 8).rows, 8);
+        assert_int_equal(store_others_waiting(s), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 4);
+        assert_int_equal(store_others_waiting(s), 1);
+        store_close(s);
+
+        /* WAL: a waiting writer reads nothing of the database file. */
+        kdb_exec(f->k, "PRAGMA journal_mode=WAL");
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 3);
+        assert_int_equal(store_others_waiting(s), -1);
+        assert_int_equal(batch(s, 8).rows, 8);
+        assert_int_equal(store_others_waiting(s), -1);
+        store_close(s);
+}
+
+/*
+ * A batch of whole sessions ends early, after the session it is on, when another process has
+ * read the file since the engine last looked: a writer is waiting for the lock. The engine
+ * still learns of it (store_others_waiting()), to pause for it.
+ */
+static void test_commits_early_for_waiting(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+
+        for (int i = 0; i < 4; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "s%d", i);
+                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
+        }
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.rows, 32);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 4);
+        b = batch(s, 100);
+        assert_int_equal(b.rows, 8);
+        assert_false(b.done);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 3);
+        assert_int_equal(store_others_waiting(s), 1);
+        /* Nobody else since: the rest in one batch. */
+        b = batch(s, 100);
+        assert_int_equal(b.rows, 24);
+        assert_true(b.done);
+        store_close(s);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+}
+
+/* Reads the database through the fixture's connection after the batch numbered 'at'. */
+struct toucher {
+        struct kdb *k;
+        int at;
+        int batches;
+};
+
+static void touch_after_batch(const struct store_batch_result *b, void *userdata)
+{
+        struct toucher *t = userdata;
+
+        (void)b;
+        if (++t->batches == t->at)
+                (void)kdb_int(t->k, "SELECT count(*) FROM session");
+}
+
+static struct prune_result run_touched(struct fx *f, int at)
+{
+        struct toucher t = { .k = f->k, .at = at };
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct store_config sc;
+        struct store *s = NULL;
+        struct prune_result r;
+        struct errbuf err;
+
+        for (int i = 0; i < 12; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "s%d", i);
+                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
+        }
+        o.on_batch = touch_after_batch;
+        o.on_batch_userdata = &t;
+        errbuf_clear(&err);
+        kdb_store_config(f->k, &sc);
+        assert_int_equal(store_open(&sc, &s, &err), 0);
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        store_close(s);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(r.rows, 12 * 8);
+        assert_int_equal(r.batches, 12);
+        return r;
+}
+
+/*
+ * While nobody commits, the engine pauses between batches only when another process touched
+ * the database during the batch: then for batch.pause (nobody commits to end it sooner).
+ * Where the store cannot tell (WAL), it leaves the lock free after every batch.
+ */
+static void test_pauses_only_for_others(void **state)
+{
+        struct fx *f = *state;
+        struct prune_result r;
+
+        f->p.session_expire_ms = 30 * DAY_MS;
+        f->p.batch_max_rows = 8;
+        f->p.batch_pause_ms = 300;
+        r = run_touched(f, 0);
+        /* No pause at all (the clock's milliseconds may tick over while looking). */
+        assert_true(r.paused_ms < r.batches / 2);
+        r = run_touched(f, 3);
+        assert_true(r.paused_ms >= f->p.batch_pause_ms);
+        assert_true(r.paused_ms < 2 * f->p.batch_pause_ms);
+
+        kdb_exec(f->k, "PRAGMA journal_mode=WAL");
+        r = run_touched(f, 0);
+        /* At least a millisecond after each batch but the last. */
+        assert_true(r.paused_ms >= r.batches - 1);
+        assert_true(kdb_intact(f->k));
+}
+
 int main(void)
 {
         static enum kdb_backend sqlite = KDB_SQLITE;
-        struct CMUnitTest tests[32];
-        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 7);
+        struct CMUnitTest tests[40];
+        size_t n = prune_cases_tests(KDB_SQLITE, tests, sizeof(tests) / sizeof(tests[0]) - 10);
 
         static const struct {
                 const char *name;
@@ -389,6 +557,9 @@ int main(void)
                 { "shared_tasks_stay_claimed/sqlite", test_shared_tasks_stay_claimed },
                 { "whole_sessions_dry_run_matches/sqlite", test_whole_sessions_dry_run_matches },
                 { "run_settings_end_with_run/sqlite", test_run_settings_end_with_run },
+                { "others_waiting/sqlite", test_others_waiting },
+                { "commits_early_for_waiting/sqlite", test_commits_early_for_waiting },
+                { "pauses_only_for_others/sqlite", test_pauses_only_for_others },
         };
 
         for (size_t i = 0; i < sizeof(own) / sizeof(own[0]) && n < sizeof(tests) / sizeof(tests[0]);
