@@ -340,7 +340,8 @@ static int open_db(struct sq *q, struct errbuf *err)
  * fcntl, but at every attempt (the first and each retry) it takes a shared lock and reads the
  * database's change counter. That read is what sq_others_waiting() reports.
  */
-#define SQ_RUN_MMAP_BYTES "1073741824"
+/* SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 on Linux): files up to 2 GiB. */
+#define SQ_RUN_MMAP_BYTES "2147418112"
 
 static void watch_close(struct sq *q)
 {

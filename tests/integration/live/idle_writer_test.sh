@@ -14,7 +14,7 @@ wpid=
 db=$work/kagent.db
 now=2026-06-01T00:00:00Z
 
-# Under 1 GiB: the run's memory map covers the whole file, so every read(2) of it is another's.
+# Under 2 GiB: the run's memory map covers the whole file, so every read(2) of it is another's.
 year_db "$db" 4800 "$work/policy.yaml" || { echo "FAIL - datagen"; exit 1; }
 
 "$bin" prune --policy "$work/policy.yaml" --now "$now" -o json --sqlite-database-path "$db" \
