@@ -373,6 +373,17 @@ static void test_run_settings_end_with_run(void **state)
         assert_true(kdb_intact(f->k));
 }
 
+/* Sessions s0, s1, ... of user u (8 rows each), idle 40, 41, ... days. */
+static void idle_sessions(struct fx *f, int n)
+{
+        for (int i = 0; i < n; i++) {
+                char id[16];
+
+                (void)snprintf(id, sizeof(id), "s%d", i);
+                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
+        }
+}
+
 /*
  * While the run's map covers the file, none of our reads is a read(2) of it: any is another
  * process's, and store_others_waiting() reports it once (a kagent writer retrying in its busy
@@ -388,12 +399,7 @@ static void test_others_waiting(void **state)
         int64_t t0;
         int seen;
 
-        for (int i = 0; i < 6; i++) {
-                char id[16];
-
-                (void)snprintf(id, sizeof(id), "s%d", i);
-                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
-        }
+        idle_sessions(f, 6);
         s = plan_sessions(f, &plan);
         assert_int_equal(plan.units, 6);
         assert_int_equal(store_others_waiting(s), 0);
@@ -447,12 +453,7 @@ static void test_commits_early_for_waiting(void **state)
         struct store_batch_result b;
         struct store *s;
 
-        for (int i = 0; i < 4; i++) {
-                char id[16];
-
-                (void)snprintf(id, sizeof(id), "s%d", i);
-                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
-        }
+        idle_sessions(f, 4);
         s = plan_sessions(f, &plan);
         assert_int_equal(plan.rows, 32);
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 4);
@@ -494,12 +495,7 @@ static struct prune_result run_touched(struct fx *f, int at)
         struct prune_result r;
         struct errbuf err;
 
-        for (int i = 0; i < 12; i++) {
-                char id[16];
-
-                (void)snprintf(id, sizeof(id), "s%d", i);
-                prune_case_session(f->k, id, "u", (40 + i) * DAY_MS);
-        }
+        idle_sessions(f, 12);
         o.on_batch = touch_after_batch;
         o.on_batch_userdata = &t;
         errbuf_clear(&err);
