@@ -81,17 +81,19 @@ struct pgs {
          * sess_cursor; up to sess_slow_until they go one per transaction (the fallback).
          */
         bool sess_pending;
-        bool sess_prepared;      /* the batch statements are prepared on this connection */
-        int64_t sess_cursor;     /* last kr_sess seq consumed */
-        int64_t sess_slow_until; /* kr_sess seqs up to this go through the fallback */
-        int64_t fast_lock_ms;    /* lock_timeout of a batch of whole sessions */
-        int64_t xid_seen;        /* next transaction id when others_wrote last looked */
-        int64_t analyses_seen;   /* ANALYZE runs of kagent's tables then */
-        int64_t own_xids;        /* transaction ids this connection used since then */
-        int64_t foreign_ms;      /* monotonic time others_wrote last saw another's commit */
-        int64_t polls;           /* others_wrote calls since the last plan */
-        bool xid_prepared;       /* kr_xid (others_wrote's look) is prepared on this connection */
-        bool sync_off;           /* synchronous_commit is off on this connection */
+        bool sess_prepared;        /* the batch statements are prepared on this connection */
+        int64_t sess_cursor;       /* last kr_sess seq consumed */
+        int64_t sess_slow_until;   /* kr_sess seqs up to this go through the fallback */
+        int64_t fast_lock_ms;      /* lock_timeout of a batch of whole sessions */
+        int64_t xid_seen;          /* next transaction id when others_wrote last looked */
+        int64_t analyses_seen;     /* ANALYZE runs of kagent's tables then */
+        int64_t own_xids;          /* transaction ids this connection used since then */
+        int64_t analyze_credit;    /* ANALYZE runs counted whose transaction ids did not show yet */
+        int64_t analyze_credit_ms; /* when the last of them was counted */
+        int64_t foreign_ms;        /* monotonic time others_wrote last saw another's commit */
+        int64_t polls;             /* others_wrote calls since the last plan */
+        bool xid_prepared;         /* kr_xid (others_wrote's look) is prepared on this connection */
+        bool sync_off;             /* synchronous_commit is off on this connection */
         /*
          * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
          * holds the sessions of the session table's blocks before sess_next_blk; the parts after

@@ -445,6 +445,7 @@ void pg_xid_baseline(struct pgs *q)
                 q->xid_seen = x;
                 q->analyses_seen = a;
                 q->own_xids = 0;
+                q->analyze_credit = 0;
         }
 }
 
@@ -1271,23 +1272,36 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
 static bool pgs_others_wrote(struct store *s)
 {
         struct pgs *q = pg_of(s);
+        int64_t now = clock_mono_ms();
         int64_t x = 0;
         int64_t a = 0;
+        int64_t unexplained;
         bool wrote;
 
         q->polls++;
         if (next_xid(q, &x, &a) < 0)
                 return true;
-        wrote = q->xid_seen == 0 || x - q->xid_seen > q->own_xids;
-        /* Their ANALYZE runs explain that many (autovacuum's follow our deletes). */
-        if (wrote && q->xid_seen != 0 && a > q->analyses_seen &&
-            x - q->xid_seen <= q->own_xids + (a - q->analyses_seen)) {
+        /*
+         * Their ANALYZE runs explain that many (autovacuum's follow our deletes). A run counts
+         * itself before it commits, so its id may show only at a later poll: the count stays
+         * credited for a while (an empty table's ANALYZE takes no id at all).
+         */
+        if (q->xid_seen != 0 && a > q->analyses_seen) {
+                q->analyze_credit += a - q->analyses_seen;
+                q->analyze_credit_ms = now;
+        } else if (now - q->analyze_credit_ms > STORE_ANALYZE_CREDIT_MS) {
+                q->analyze_credit = 0;
+        }
+        unexplained = x - q->xid_seen - q->own_xids;
+        wrote = q->xid_seen == 0 || unexplained > 0;
+        if (wrote && q->xid_seen != 0 && unexplained <= q->analyze_credit) {
                 log_debug("transaction ids of ANALYZE runs, not of kagent",
-                          LOG_INT("analyses", a - q->analyses_seen));
+                          LOG_INT("ids", unexplained));
+                q->analyze_credit -= unexplained;
                 wrote = false;
         }
         if (wrote && q->xid_seen != 0)
-                q->foreign_ms = clock_mono_ms();
+                q->foreign_ms = now;
         q->xid_seen = x;
         q->analyses_seen = a;
         q->own_xids = 0;

@@ -204,6 +204,12 @@ int store_others_waiting(struct store *s);
 /* kagent counts as writing while another connection committed within this long. */
 #define STORE_WRITERS_RECENT_MS 2000
 
+/*
+ * PostgreSQL: an ANALYZE counts itself before its transaction commits, and its transaction id
+ * shows only at the commit; the count explains one such id for this long after it was seen.
+ */
+#define STORE_ANALYZE_CREDIT_MS 1000
+
 enum store_reclaim_mode {
         STORE_RECLAIM_AUTO = 0,    /* incremental_vacuum where enabled; VACUUM only with room */
         STORE_RECLAIM_INCREMENTAL, /* also convert to auto_vacuum=INCREMENTAL once, with room */
