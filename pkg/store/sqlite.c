@@ -340,6 +340,8 @@ static int open_db(struct sq *q, struct errbuf *err)
  * fcntl, but at every attempt (the first and each retry) it takes a shared lock and reads the
  * database's change counter. That read is what sq_others_waiting() reports.
  */
+/* kagent counts as about for this long after its last commit or read (spill_policy()). */
+#define SQ_ACTIVE_MS 30000
 /* SQLite's own ceiling (SQLITE_MAX_MMAP_SIZE, 0x7fff0000 on Linux): files up to 2 GiB. */
 #define SQ_RUN_MMAP_BYTES "2147418112"
 
@@ -369,7 +371,7 @@ static void watch_open(struct sq *q, const char *journal_mode)
                           LOG_INT("errno", errno));
                 return;
         }
-        if (inotify_add_watch(fd, q->path, IN_ACCESS) < 0) {
+        if (inotify_add_watch(fd, q->path, IN_ACCESS | IN_MODIFY) < 0) {
                 log_debug("sqlite: cannot watch the database file; pausing without it",
                           LOG_INT("errno", errno));
                 (void)close(fd);
@@ -378,9 +380,12 @@ static void watch_open(struct sq *q, const char *journal_mode)
         q->watch_fd = fd;
 }
 
+#define WATCH_READ  1 /* the file was read */
+#define WATCH_WRITE 2 /* the file was written */
+
 /*
- * Read every queued event: 1 when one was a read of the file (or events were lost), 0 when
- * none, negative when the watch is gone (the file was removed or replaced).
+ * Read every queued event: WATCH_READ and WATCH_WRITE for what was seen (both when events were
+ * lost), negative when the watch is gone (the file was removed or replaced).
  */
 static int watch_drain(struct sq *q)
 {
@@ -406,10 +411,39 @@ static int watch_drain(struct sq *q)
                         if (ev.mask & IN_IGNORED)
                                 return -ENOENT;
                         if (ev.mask & (IN_ACCESS | IN_Q_OVERFLOW))
-                                seen = 1;
+                                seen |= WATCH_READ;
+                        if (ev.mask & (IN_MODIFY | IN_Q_OVERFLOW))
+                                seen |= WATCH_WRITE;
                         off += (ssize_t)sizeof(ev) + ev.len;
                 }
         }
+}
+
+/*
+ * Drain the watch: 1 a read was seen (now or before), 0 none, -1 no watch. A write counts as
+ * another connection's unless 'ours' (during or right after a transaction of our own: nobody
+ * else can write the file then).
+ */
+static int watch_poll(struct sq *q, bool ours)
+{
+        int seen;
+
+        if (q->watch_fd < 0)
+                return -1;
+        seen = watch_drain(q);
+        if (seen < 0) {
+                log_debug("sqlite: the database file's watch ended", LOG_INT("errno", -seen));
+                watch_close(q);
+                return -1;
+        }
+        if ((seen & WATCH_WRITE) && !ours)
+                q->foreign_write = true;
+        if (seen & WATCH_READ) {
+                q->waiting_seen = true;
+                if (q->run_mmap && q->map_covers) /* none of them ours */
+                        q->read_ms = clock_mono_ms();
+        }
+        return q->waiting_seen;
 }
 
 static int64_t file_size(const char *path, const char *suffix);
@@ -436,10 +470,61 @@ static void map_check(struct sq *q)
         (void)sqlite3_busy_timeout(q->db, q->busy_timeout_ms);
 }
 
+static void drop_map(struct sq *q)
+{
+        if (q->run_mmap && sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0) {
+                q->run_mmap = false;
+                q->map_covers = false;
+                q->map_dropped = true;
+                log_debug("sqlite: another connection writes; reading without the memory map");
+        }
+}
+
+/*
+ * A batch's changes stay in memory until its commit, unless the page cache fills up: then it
+ * spills them into the file, which takes the exclusive lock for the rest of the transaction
+ * (most batches of a large run did), and kagent's readers and writers wait for it without
+ * reading the file, unseen by the watch (a writer waited up to 55 ms, 4-10 ms without spills).
+ * A batch is bounded (batch.maxRows, batch.maxLockDuration), and so is what it keeps. Keeping
+ * it all costs the run time (about 4%), so it is done while kagent is about: for
+ * SQ_ACTIVE_MS after another connection's last commit or another process's last read.
+ */
+static void spill_policy(struct sq *q)
+{
+        int64_t now = clock_mono_ms();
+        bool off = (q->foreign_ms > 0 && now - q->foreign_ms <= SQ_ACTIVE_MS) ||
+                   (q->read_ms > 0 && now - q->read_ms <= SQ_ACTIVE_MS);
+
+        if (!q->db || off == q->spill_off)
+                return;
+        if (sq_exec(q, off ? "PRAGMA cache_spill=OFF" : "PRAGMA cache_spill=ON", NULL) == 0)
+                q->spill_off = off;
+}
+
+static void poll_writers(struct sq *q);
+
 void sq_poll_writers(struct sq *q)
+{
+        poll_writers(q);
+        if (q->run_tuned)
+                spill_policy(q);
+}
+
+static void poll_writers(struct sq *q)
 {
         int64_t v = 0;
 
+        /*
+         * The first read transaction after another connection's commit unmaps the whole file,
+         * holding its shared lock meanwhile (tens of milliseconds for a large file), and that
+         * writer's next commit waits for the lock: drop the map first, outside any transaction.
+         */
+        (void)watch_poll(q, false);
+        if (q->foreign_write) {
+                q->foreign_write = false;
+                if (q->db && sqlite3_get_autocommit(q->db))
+                        drop_map(q);
+        }
         if (!q->db || sq_int(q, "PRAGMA data_version", &v, NULL) < 0) {
                 q->foreign_pending = true; /* cannot tell: pacing stays on */
                 q->foreign_ms = clock_mono_ms();
@@ -450,12 +535,12 @@ void sq_poll_writers(struct sq *q)
         q->data_version = v;
         q->foreign_pending = true;
         q->foreign_ms = clock_mono_ms();
-        if (q->run_mmap && sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0) {
-                q->run_mmap = false;
-                q->map_covers = false;
-                q->map_dropped = true;
-                log_debug("sqlite: another connection writes; reading without the memory map");
-        }
+        drop_map(q);
+}
+
+void sq_note_commit(struct sq *q)
+{
+        (void)watch_poll(q, true);
 }
 
 static void sq_run_tune(struct sq *q)
@@ -465,6 +550,7 @@ static void sq_run_tune(struct sq *q)
         if (!q->db || q->read_only || q->run_tuned)
                 return;
         q->run_tuned = true;
+        q->read_ms = 0;
         sq_poll_writers(q); /* commits from before the run do not end its map */
         q->run_mmap = sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0;
         q->map_dropped = false;
@@ -493,6 +579,8 @@ static void sq_run_untune(struct sq *q)
                 q->journal_persist = strcmp(mode, "delete") != 0;
         if (sq_exec(q, "PRAGMA mmap_size=0", NULL) == 0)
                 q->run_mmap = false;
+        if (q->spill_off && sq_exec(q, "PRAGMA cache_spill=ON", NULL) == 0)
+                q->spill_off = false;
         q->map_covers = false;
         q->map_dropped = false;
         q->run_tuned = q->journal_persist || q->run_mmap;
@@ -857,34 +945,17 @@ static bool sq_others_wrote(struct store *s)
         return changed;
 }
 
-/* Drain the watch; 1 a read was seen (now or by sq_waiting_now()), 0 none, -1 no watch. */
-static int watch_poll(struct sq *q)
-{
-        int seen;
-
-        if (q->watch_fd < 0)
-                return -1;
-        seen = watch_drain(q);
-        if (seen < 0) {
-                log_debug("sqlite: the database file's watch ended", LOG_INT("errno", -seen));
-                watch_close(q);
-                return -1;
-        }
-        return seen || q->waiting_seen;
-}
-
 bool sq_waiting_now(struct sq *q)
 {
         if (!q->run_mmap || !q->map_covers)
                 return false;
-        q->waiting_seen = watch_poll(q) > 0;
-        return q->waiting_seen;
+        return watch_poll(q, true) > 0;
 }
 
 static int sq_others_waiting(struct store *s)
 {
         struct sq *q = sq_of(s);
-        int seen = watch_poll(q);
+        int seen = watch_poll(q, q->db && !sqlite3_get_autocommit(q->db));
 
         q->waiting_seen = false;
         if (seen < 0)
@@ -892,10 +963,14 @@ static int sq_others_waiting(struct store *s)
         if (q->map_dropped && clock_mono_ms() - q->foreign_ms > STORE_WRITERS_RECENT_MS &&
             sq_exec(q, "PRAGMA mmap_size=" SQ_RUN_MMAP_BYTES, NULL) == 0) {
                 /* Nobody writes any more: the map comes back. Reads until now were ours too. */
+                int64_t read_ms = q->read_ms;
+
                 q->run_mmap = true;
                 q->map_dropped = false;
                 map_check(q);
-                (void)watch_drain(q); /* the reads that mapped it */
+                (void)watch_poll(q, false); /* the reads that mapped it */
+                q->waiting_seen = false;
+                q->read_ms = read_ms;
                 log_debug("sqlite: nobody else writes; reading through the memory map again");
                 return -1;
         }

@@ -813,6 +813,7 @@ int sq_delete_sessions(struct sq *q, int64_t max_rows, struct store_batch_result
             (rc = lower_watermarks(q, &res, err)) < 0)
                 goto out;
         rc = sq_exec(q, "COMMIT", err);
+        sq_note_commit(q);
         if (rc < 0)
                 goto out;
         in_txn = false;
@@ -894,6 +895,7 @@ int sq_delete_batch(struct store *s, int64_t max_rows, struct store_batch_result
         if (rc < 0)
                 goto out;
         rc = sq_exec(q, "COMMIT", err);
+        sq_note_commit(q);
         if (rc < 0)
                 goto out;
         in_txn = false;

@@ -39,6 +39,9 @@ struct sq {
         bool map_covers;      /* the whole file lies within the run's map */
         int watch_fd;         /* inotify watch of the database file during a run, or -1 */
         bool waiting_seen;    /* another process read the file since sq_others_waiting() */
+        bool foreign_write;   /* another process wrote the file since sq_poll_writers() */
+        bool spill_off;       /* batches keep their changes in memory (spill_policy()) */
+        int64_t read_ms;      /* monotonic time another process last read the file, or 0 */
         int64_t foreign_ms;   /* monotonic time another connection's commit was last seen */
 
         /* Run state. */
@@ -89,6 +92,9 @@ static inline double sq_jd(int64_t ms)
  * signal and ends the run's memory map.
  */
 void sq_poll_writers(struct sq *q);
+
+/* After a commit of our own: its writes to the file are not another connection's. */
+void sq_note_commit(struct sq *q);
 
 /*
  * Has another process read the database file since sq_others_waiting() last looked (a writer

@@ -80,6 +80,7 @@ static int incremental(struct sq *q, const struct store_reclaim_params *p, const
         while (left > 0 && !(p->stop && *p->stop)) {
                 int rc = sq_exec(q, sql, err);
 
+                sq_note_commit(q);
                 if (rc < 0)
                         return rc;
                 rc = sq_int(q, "PRAGMA freelist_count", &left, err);
@@ -129,8 +130,10 @@ static int full_vacuum(struct sq *q, bool to_incremental, const struct pages *pg
                 return rc;
         if (to_incremental)
                 rc = sq_exec(q, "PRAGMA auto_vacuum=INCREMENTAL", err);
-        if (rc == 0)
+        if (rc == 0) {
                 rc = sq_exec(q, "VACUUM", err);
+                sq_note_commit(q);
+        }
         if (rc == 0 && strcmp(pg->journal, "wal") == 0)
                 rc = sq_exec(q, "PRAGMA wal_checkpoint(TRUNCATE)", err);
         (void)sq_exec(q, "PRAGMA temp_store=MEMORY", NULL);
