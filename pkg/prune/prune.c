@@ -31,6 +31,11 @@
  */
 #define WRITER_TXN_TARGET_US 15000
 /*
+ * Its later retries come 25, 50 and at last 100 ms apart (SQLite's longest busy-handler sleep):
+ * a writer that has waited that long is only let in by a pause that outlasts its sleep.
+ */
+#define BUSY_SLEEP_MAX_MS 100
+/*
  * A kagent commit on PostgreSQL flushes the WAL that our running batch has written so far (it
  * comes first in the log): while kagent writes, PostgreSQL batches stay this small, so that
  * WAL stays short (~0.5 MB here; 1,000-row batches put kagent's p99 at 24-34 ms, these at
@@ -201,16 +206,50 @@ static void pause_until_commit(struct engine *e, int64_t pause)
 }
 
 /*
+ * Another process read the database file during the batch: a kagent writer asleep in SQLite's
+ * busy handler, or a reader. The writer reads the file again at its next retry and commits at
+ * once; a reader commits nothing. The lock stays free until a commit, for at least 'pause'
+ * and at most a busy-handler sleep (BUSY_SLEEP_MAX_MS) and a slice, and no longer than two
+ * slices after a read that no commit followed (a reader: waiting longer would not help it).
+ */
+static void pause_for_waiter(struct engine *e, int64_t pause)
+{
+        int64_t t0 = clock_mono_ms();
+        int64_t limit = pause > BUSY_SLEEP_MAX_MS + PACE_SLICE_MS
+                                ? pause
+                                : BUSY_SLEEP_MAX_MS + PACE_SLICE_MS;
+        int64_t read_ms = -1;
+
+        if (pause <= 0) /* the policy asks for none */
+                return;
+        while (!(e->o->stop && *e->o->stop)) {
+                int64_t now = clock_mono_ms();
+
+                if (now - t0 >= limit)
+                        break;
+                if (read_ms >= 0 && now - t0 >= pause && now - read_ms >= 2 * PACE_SLICE_MS)
+                        break;
+                clock_sleep_ms(PACE_SLICE_MS, e->o->stop);
+                if (store_others_wrote(e->s)) {
+                        e->last_foreign_ms = clock_mono_ms();
+                        break;
+                }
+                if (read_ms < 0 && store_others_waiting(e->s) > 0)
+                        read_ms = clock_mono_ms();
+        }
+}
+
+/*
  * Give kagent's writers the SQLite database lock. While they are active (a foreign commit within
  * STORE_WRITERS_RECENT_MS) the pause ends as soon as one of them has committed (it was waiting for
  * our transaction and is through), else after batch.pause. While nobody commits, a writer may
  * still be asleep in its busy handler, waiting for our transaction: the store tells whether
  * another process touched the database file during the batch (store_others_waiting()); if so,
- * the same pause gives that writer the lock at its next retry, and if nobody did, the next
- * batch follows at once. Where the store cannot tell, the lock stays free for a quarter of the
- * time we held it. PostgreSQL writers never wait for a lock of ours (only for rows, and a batch
- * holds just those of idle sessions): no pause there, and its store sees the foreign commits
- * itself (see store_others_wrote()).
+ * a pause that outlasts the writer's busy-handler sleep gives it the lock at its next retry
+ * (pause_for_waiter()), and if nobody did, the next batch follows at once. Where the store cannot
+ * tell, the lock stays free for a quarter of the time we held it. PostgreSQL writers never wait for
+ * a lock of ours (only for rows, and a batch holds just those of idle sessions): no pause there,
+ * and its store sees the foreign commits itself (see store_others_wrote()).
  */
 static void pace(struct engine *e, const struct store_batch_result *b)
 {
@@ -227,7 +266,7 @@ static void pace(struct engine *e, const struct store_batch_result *b)
                 int waiting = store_others_waiting(e->s);
 
                 if (waiting > 0) {
-                        pause_until_commit(e, pause);
+                        pause_for_waiter(e, pause);
                 } else if (waiting < 0) {
                         /*
                          * Leave the lock free for a quarter of the time we held it, so a

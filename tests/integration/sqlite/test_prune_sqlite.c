@@ -4,6 +4,7 @@
  * kagent's schema: the rule cases shared with PostgreSQL (tests/integration/common), then what
  * only SQLite has.
  */
+#include <pthread.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <sqlite3.h>
 
 #include "base/clock.h"
 #include "base/errbuf.h"
@@ -536,6 +538,82 @@ static void test_pauses_only_for_others(void **state)
         assert_true(kdb_intact(f->k));
 }
 
+/*
+ * A kagent writer long asleep in SQLite's busy handler: it read the file during a batch (its
+ * last failed attempt) and tries again only after a sleep longer than batch.pause, with no
+ * read in between. Its attempt finds the lock free: the engine pauses until it commits.
+ */
+struct late_writer {
+        const char *path;
+        int sleep_ms;
+        int rc;
+        pthread_t thread;
+        bool started;
+        struct kdb *k;
+        int at;
+        int batches;
+};
+
+static void *late_write(void *arg)
+{
+        struct late_writer *w = arg;
+        sqlite3 *db = NULL;
+
+        clock_sleep_ms(w->sleep_ms, NULL);
+        w->rc = sqlite3_open_v2(w->path, &db, SQLITE_OPEN_READWRITE, NULL);
+        if (w->rc == SQLITE_OK) /* one attempt, no busy handler: is the lock free now? */
+                w->rc = sqlite3_exec(db,
+                                     "BEGIN IMMEDIATE; INSERT INTO feedback(user_id, "
+                                     "feedback_text) VALUES ('u', 'late'); COMMIT;",
+                                     NULL, NULL, NULL);
+        (void)sqlite3_close(db);
+        return NULL;
+}
+
+static void late_writer_after_batch(const struct store_batch_result *b, void *userdata)
+{
+        struct late_writer *w = userdata;
+
+        (void)b;
+        if (++w->batches != w->at)
+                return;
+        (void)kdb_int(w->k, "SELECT count(*) FROM session"); /* its failed attempt's read */
+        w->started = pthread_create(&w->thread, NULL, late_write, w) == 0;
+}
+
+static void test_pause_outlasts_busy_sleep(void **state)
+{
+        struct fx *f = *state;
+        struct late_writer w = {
+                .path = kdb_path(f->k), .sleep_ms = 45, .rc = -1, .k = f->k, .at = 3
+        };
+        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
+        struct store_config sc;
+        struct store *s = NULL;
+        struct prune_result r;
+        struct errbuf err;
+
+        f->p.session_expire_ms = 30 * DAY_MS;
+        f->p.batch_max_rows = 8;
+        f->p.batch_pause_ms = 20; /* the API's default; the writer sleeps longer */
+        idle_sessions(f, 200);
+        o.on_batch = late_writer_after_batch;
+        o.on_batch_userdata = &w;
+        errbuf_clear(&err);
+        kdb_store_config(f->k, &sc);
+        assert_int_equal(store_open(&sc, &s, &err), 0);
+        assert_int_equal(prune_run(s, &o, &r, &err), 0);
+        store_close(s);
+        assert_true(w.started);
+        assert_int_equal(pthread_join(w.thread, NULL), 0);
+        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
+        assert_int_equal(r.rows, 200 * 8);
+        assert_int_equal(w.rc, SQLITE_OK);
+        assert_true(r.paused_ms >= w.sleep_ms);
+        assert_int_equal(
+                kdb_int(f->k, "SELECT count(*) FROM feedback WHERE feedback_text = 'late'"), 1);
+}
+
 int main(void)
 {
         static enum kdb_backend sqlite = KDB_SQLITE;
@@ -556,6 +634,7 @@ int main(void)
                 { "others_waiting/sqlite", test_others_waiting },
                 { "commits_early_for_waiting/sqlite", test_commits_early_for_waiting },
                 { "pauses_only_for_others/sqlite", test_pauses_only_for_others },
+                { "pause_outlasts_busy_sleep/sqlite", test_pause_outlasts_busy_sleep },
         };
 
         for (size_t i = 0; i < sizeof(own) / sizeof(own[0]) && n < sizeof(tests) / sizeof(tests[0]);
