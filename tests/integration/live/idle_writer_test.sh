@@ -5,7 +5,9 @@
 # invisible to locks. Its attempts read the database file, and the engine sees those reads: it
 # commits after the session it is on and pauses until the writer is through. Here one write
 # every 2.5 s (longer than the 2 s after which kagent counts as idle) during a prune of a
-# 0.9 GB file: no write may fail or wait longer than two batch.maxLockDuration (100 ms).
+# 0.9 GB file: no write may fail or wait longer than one batch.maxLockDuration (50 ms). (Measured
+# 4.6-9.6 ms; 34-55 ms while a foreign commit unmapped the file under the shared lock and
+# spilled batches held the exclusive lock.)
 set -uo pipefail
 . "$(dirname "$0")/lib.sh"
 work=$(scratch)
@@ -37,7 +39,7 @@ check "writer saw no errors (exit $wrc)" test "$wrc" -eq 0
 check "writer saw zero 'database is locked'" test "$(json "$work/writer.json" 'r["locked_errors"]')" -eq 0
 # Its first write follows its own session upsert (a commit); the next ones find kagent idle.
 check "writer wrote at least twice during the prune" test "$(json "$work/writer.json" 'r["writes"]')" -ge 2
-check "no write waited longer than 100 ms" \
-        python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["write_max_ms"] <= 100, r["write_max_ms"]' "$work/writer.json"
+check "no write waited longer than 50 ms" \
+        python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); assert r["write_max_ms"] <= 50, r["write_max_ms"]' "$work/writer.json"
 check "database intact" test "$(sqlite3 "$db" 'PRAGMA integrity_check')" = ok
 finish
