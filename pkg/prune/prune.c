@@ -227,7 +227,8 @@ static void pause_for_waiter(struct engine *e, int64_t pause)
 
                 if (now - t0 >= limit)
                         break;
-                if (read_ms >= 0 && now - t0 >= pause && now - read_ms >= 2 * PACE_SLICE_MS)
+                if (read_ms >= 0 && now - t0 >= pause &&
+                    now - read_ms >= 2 * (int64_t)PACE_SLICE_MS)
                         break;
                 clock_sleep_ms(PACE_SLICE_MS, e->o->stop);
                 if (store_others_wrote(e->s)) {

@@ -501,15 +501,6 @@ static void spill_policy(struct sq *q)
                 q->spill_off = off;
 }
 
-static void poll_writers(struct sq *q);
-
-void sq_poll_writers(struct sq *q)
-{
-        poll_writers(q);
-        if (q->run_tuned)
-                spill_policy(q);
-}
-
 static void poll_writers(struct sq *q)
 {
         int64_t v = 0;
@@ -536,6 +527,13 @@ static void poll_writers(struct sq *q)
         q->foreign_pending = true;
         q->foreign_ms = clock_mono_ms();
         drop_map(q);
+}
+
+void sq_poll_writers(struct sq *q)
+{
+        poll_writers(q);
+        if (q->run_tuned)
+                spill_policy(q);
 }
 
 void sq_note_commit(struct sq *q)

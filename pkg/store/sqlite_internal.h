@@ -89,7 +89,8 @@ static inline double sq_jd(int64_t ms)
 
 /*
  * Look at PRAGMA data_version (sqlite.c): another connection's commit is kept for the pacing
- * signal and ends the run's memory map.
+ * signal and ends the run's memory map (before the read, when the watch saw the file written).
+ * During a run, also decides whether batches may spill their changes into the file.
  */
 void sq_poll_writers(struct sq *q);
 
