@@ -492,25 +492,35 @@ static void touch_after_batch(const struct store_batch_result *b, void *userdata
                 (void)kdb_int(t->k, "SELECT count(*) FROM session");
 }
 
-static struct prune_result run_touched(struct fx *f, int at)
+/* Prune n idle sessions (8 rows each) with on_batch called after every batch. */
+static struct prune_result
+run_observed(struct fx *f, int n,
+             void (*on_batch)(const struct store_batch_result *b, void *userdata), void *userdata)
 {
-        struct toucher t = { .k = f->k, .at = at };
         struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
         struct store_config sc;
         struct store *s = NULL;
         struct prune_result r;
         struct errbuf err;
 
-        idle_sessions(f, 12);
-        o.on_batch = touch_after_batch;
-        o.on_batch_userdata = &t;
+        idle_sessions(f, n);
+        o.on_batch = on_batch;
+        o.on_batch_userdata = userdata;
         errbuf_clear(&err);
         kdb_store_config(f->k, &sc);
         assert_int_equal(store_open(&sc, &s, &err), 0);
         assert_int_equal(prune_run(s, &o, &r, &err), 0);
         store_close(s);
         assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
-        assert_int_equal(r.rows, 12 * 8);
+        assert_int_equal(r.rows, n * 8);
+        return r;
+}
+
+static struct prune_result run_touched(struct fx *f, int at)
+{
+        struct toucher t = { .k = f->k, .at = at };
+        struct prune_result r = run_observed(f, 12, touch_after_batch, &t);
+
         assert_int_equal(r.batches, 12);
         return r;
 }
@@ -591,27 +601,14 @@ static void test_pause_outlasts_busy_sleep(void **state)
         struct late_writer w = {
                 .path = kdb_path(f->k), .sleep_ms = 45, .rc = -1, .k = f->k, .at = 3
         };
-        struct prune_opts o = { .policy = &f->p, .now_ms = KDB_NOW_MS };
-        struct store_config sc;
-        struct store *s = NULL;
         struct prune_result r;
-        struct errbuf err;
 
         f->p.session_expire_ms = 30 * DAY_MS;
         f->p.batch_max_rows = 8;
         f->p.batch_pause_ms = 20; /* the API's default; the writer sleeps longer */
-        idle_sessions(f, 200);
-        o.on_batch = late_writer_after_batch;
-        o.on_batch_userdata = &w;
-        errbuf_clear(&err);
-        kdb_store_config(f->k, &sc);
-        assert_int_equal(store_open(&sc, &s, &err), 0);
-        assert_int_equal(prune_run(s, &o, &r, &err), 0);
-        store_close(s);
+        r = run_observed(f, 200, late_writer_after_batch, &w);
         assert_true(w.started);
         assert_int_equal(pthread_join(w.thread, NULL), 0);
-        assert_int_equal(r.outcome, PRUNE_SUCCEEDED);
-        assert_int_equal(r.rows, 200 * 8);
         assert_int_equal(w.rc, SQLITE_OK);
         assert_true(r.paused_ms >= w.sleep_ms);
         assert_int_equal(
