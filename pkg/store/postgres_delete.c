@@ -110,26 +110,40 @@ static int lock_sessions(struct pgs *q, int64_t lo, int64_t hi, struct buf *busy
         return *n < 0 ? too_long(err) : 0;
 }
 
+/* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
+static int sess_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
+{
+        if (t == STORE_T_EVENT || t == STORE_T_SESSION_SHARE)
+                return buf_printf(b, "c.session_id = %s AND c.user_id = %s", sid, uid);
+        return buf_printf(b, "c.user_id = %s AND c.thread_id = %s", uid, sid);
+}
+
+/* The activity time of a session's rows in table t (its events, checkpoints, CrewAI), or NULL. */
+static const char *thread_time(enum store_table t)
+{
+        switch (t) {
+        case STORE_T_EVENT:
+        case STORE_T_CHECKPOINT:
+                return "created_at";
+        case STORE_T_CREWAI_MEMORY:
+        case STORE_T_CREWAI_FLOW:
+                return "updated_at";
+        default:
+                return NULL;
+        }
+}
+
 /* " OR EXISTS (...)" for the events, checkpoints and CrewAI rows of (sid, uid) after $3. */
 static int thread_activity(const struct pgs *q, struct buf *b, const char *sid, const char *uid)
 {
-        static const enum store_table threads[] = { STORE_T_CHECKPOINT, STORE_T_CREWAI_MEMORY,
-                                                    STORE_T_CREWAI_FLOW };
-        static const char *const thread_time[] = { "created_at", "updated_at", "updated_at" };
         int rc = 0;
 
-        if (q->t[STORE_T_EVENT].present)
-                rc |= buf_printf(b,
-                                 " OR EXISTS (SELECT 1 FROM %s e WHERE e.session_id = %s AND "
-                                 "e.user_id = %s AND e.created_at > $3 OFFSET 0)",
-                                 q->t[STORE_T_EVENT].qname, sid, uid);
-        for (size_t i = 0; i < sizeof(threads) / sizeof(threads[0]); i++) {
-                if (!q->t[threads[i]].present)
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (!q->t[t].present || !thread_time((enum store_table)t))
                         continue;
-                rc |= buf_printf(b,
-                                 " OR EXISTS (SELECT 1 FROM %s c WHERE c.user_id = %s AND "
-                                 "c.thread_id = %s AND c.%s > $3 OFFSET 0)",
-                                 q->t[threads[i]].qname, uid, sid, thread_time[i]);
+                rc |= buf_printf(b, " OR EXISTS (SELECT 1 FROM %s c WHERE ", q->t[t].qname);
+                rc |= sess_child_cond(b, (enum store_table)t, sid, uid);
+                rc |= buf_printf(b, " AND c.%s > $3 OFFSET 0)", thread_time((enum store_table)t));
         }
         return rc ? -EMSGSIZE : 0;
 }
@@ -616,14 +630,6 @@ static int batch_body(struct pgs *q, int64_t lo, int64_t hi, struct store_batch_
 
 /* ---- batches of whole sessions (the sessions rule's per-session plan) ------------------ */
 
-/* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
-static int sess_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
-{
-        if (t == STORE_T_EVENT || t == STORE_T_SESSION_SHARE)
-                return buf_printf(b, "c.session_id = %s AND c.user_id = %s", sid, uid);
-        return buf_printf(b, "c.user_id = %s AND c.thread_id = %s", uid, sid);
-}
-
 /* The tasks (alias t) that go with the session: its own, and unowned ones nobody else claims. */
 static int sess_task_owned(const struct pgs *q, struct buf *b, const char *t, const char *sid,
                            const char *uid, const char *others)
@@ -648,8 +654,15 @@ static bool sess_child(const struct pgs *q, int t)
  * One statement deleting a batch of whole sessions: lock their rows (a session kagent holds is
  * skipped), keep those still idle, delete everything of them, children and the session rows;
  * kr_guard fails it (KR001) when it would delete more rows than the batch may.
+ *
+ * 'checked' looks for each session's events, checkpoints and CrewAI rows after $3 before
+ * deleting, and keeps a session that has one. Without it (the statement batches run first), the
+ * deletes return each row's time instead and kr_idle fails the statement (KR002) when one is
+ * after $3: the same rows are found by the same snapshot, once instead of twice (the probe of a
+ * session's events reads every one of them, a fifth of a batch). A session gone active between
+ * plan and batch is rare; its batch then runs again checked.
  */
-static int sess_delete_sql(const struct pgs *q, struct buf *b)
+static int sess_delete_sql(const struct pgs *q, struct buf *b, bool checked)
 {
         const char *sess = q->t[STORE_T_SESSION].qname;
         /* Before PostgreSQL 12 every CTE is materialized, and the keyword does not exist. */
@@ -665,14 +678,22 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b)
                          "k.sid AS id, k.uid AS user_id FROM l k WHERE NOT (coalesce(k.upd >= "
                          "$3, false) OR coalesce(k.crt >= $3, false) OR ",
                          mat, mat, sess, mat);
-        rc |= sess_active_expr(q, b);
+        if (checked)
+                rc |= sess_active_expr(q, b);
+        else
+                rc |= buf_append_str(b, "(false)") | task_activity(q, b, "");
         rc |= buf_append_str(b, "))");
         for (int t = 0; t < STORE_T_COUNT; t++) {
+                const char *tt = checked ? NULL : thread_time((enum store_table)t);
+
                 if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
                         continue;
                 rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
                 rc |= sess_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
-                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x)", q->t[t].bytes_expr);
+                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x", q->t[t].bytes_expr);
+                if (tt)
+                        rc |= buf_printf(b, ", coalesce(c.%s > $3, false) AS a", tt);
+                rc |= buf_append_str(b, ")");
         }
         if (q->t[STORE_T_TASK].present) {
                 rc |= buf_printf(b,
@@ -705,6 +726,13 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b)
                 if (sess_child(q, t) || t == STORE_T_SESSION)
                         rc |= buf_printf(b, " + (SELECT count(*) FROM d%d)", t);
         rc |= buf_append_str(b, ", $2::bigint)");
+        if (!checked) {
+                rc |= buf_append_str(b, " + pg_temp.kr_idle(0");
+                for (int t = 0; t < STORE_T_COUNT; t++)
+                        if (sess_child(q, t) && thread_time((enum store_table)t))
+                                rc |= buf_printf(b, " + (SELECT count(*) FROM d%d WHERE a)", t);
+                rc |= buf_append_str(b, ")");
+        }
         for (int t = 0; t < STORE_T_COUNT; t++) {
                 if (sess_child(q, t) || t == STORE_T_SESSION)
                         rc |= buf_printf(b,
@@ -723,6 +751,7 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
                 "SELECT count(*) FROM pg_temp.kr_sess b, LATERAL (SELECT 1 FROM %s s WHERE "
                 "s.id = b.sid AND s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x WHERE "
                 "b.seq > $1::bigint AND b.seq <= $2::bigint";
+        static const char *const names[] = { "kr_slock", "kr_sdel", "kr_sdelc" };
         struct buf sql;
         PGresult *res = NULL;
         int rc = 0;
@@ -730,14 +759,14 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
         if (q->sess_prepared)
                 return 0;
         buf_init(&sql, PG_SQL_MAX);
-        for (int i = 0; i < 2 && rc == 0; i++) {
+        for (int i = 0; i < 3 && rc == 0; i++) {
                 buf_reset(&sql);
                 if (i == 0 ? buf_printf(&sql, lock_sql, q->t[STORE_T_SESSION].qname) < 0
-                           : sess_delete_sql(q, &sql) < 0) {
+                           : sess_delete_sql(q, &sql, i == 2) < 0) {
                         rc = too_long(err);
                         break;
                 }
-                res = pqlib.PQprepare(q->conn, i == 0 ? "kr_slock" : "kr_sdel", sql.data, 0, NULL);
+                res = pqlib.PQprepare(q->conn, names[i], sql.data, 0, NULL);
                 if (!res || pqlib.PQresultStatus(res) != PGRES_COMMAND_OK)
                         rc = pg_fail(q, res, err, "prepare");
                 pqlib.PQclear(res);
@@ -823,49 +852,46 @@ static bool failed_with(const struct errbuf *err, const char *state)
         return strstr(err->msg, tag) != NULL;
 }
 
-/*
- * Whole sessions in one transaction, sent as one script: one round trip begins, locks the
- * sessions, deletes them and commits. Returns 1 when the fallback must take the batch.
- */
-static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
-                     struct errbuf *err)
-{
+/* What one statement of whole sessions did: its rows, the last seq it took, its sessions. */
+struct sess_done {
         struct store_batch_result res;
+        int64_t last; /* the last seq of the batch (0: none) */
+        int64_t nb;   /* sessions in the batch */
+        int64_t nok;  /* of them deleted */
+};
+
+/*
+ * The sessions after sess_cursor up to 'hi' in one transaction through statement 'stmt'
+ * (kr_sdel or kr_sdelc), sent as one script: one round trip begins, locks the sessions, deletes
+ * them and commits. Rolled back when it fails.
+ */
+static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int64_t hi,
+                          struct sess_done *d, struct errbuf *err)
+{
         struct pg_params cut;
         PGresult *r[2];
         char script[768];
-        int64_t hi = 0;
-        int64_t batch_hi;
-        int64_t nb = 0;
-        int64_t nok = 0;
         int64_t t0;
         int rc;
 
-        memset(&res, 0, sizeof(res));
-        rc = sess_prepare(q, err);
-        if (rc == 0)
-                rc = sess_hi(q, max_rows, &hi, err);
-        if (rc < 0)
-                return rc;
+        memset(d, 0, sizeof(*d));
         pg_params_init(&cut);
         pg_param_ts(&cut, q->recheck_cut_ms);
         /*
-         * A generic plan for kr_sdel (PostgreSQL 12+): replanning its two dozen subplans for
-         * every batch costs about 1 ms a batch; its joins are lateral or driven by the few
+         * A generic plan for the statement (PostgreSQL 12+): replanning its two dozen subplans
+         * for every batch costs about 1 ms a batch; its joins are lateral or driven by the few
          * locked sessions, whatever the parameters. The sessions are locked by a statement of
-         * their own, before kr_sdel takes its snapshot: kagent's commits on them until then are
-         * in it.
+         * their own, before the delete takes its snapshot: kagent's commits on them until then
+         * are in it.
          */
         (void)snprintf(
                 script, sizeof(script),
                 "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'%s; EXECUTE kr_slock(%" PRId64
-                ", %" PRId64 "); EXECUTE kr_sdel(%" PRId64 ", %" PRId64 ", '%s', %" PRId64
-                "); COMMIT",
+                ", %" PRId64 "); EXECUTE %s(%" PRId64 ", %" PRId64 ", '%s', %" PRId64 "); COMMIT",
                 pg_begin_sql(q), q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS,
                 q->server_version >= 120000 ? "; SET LOCAL plan_cache_mode = force_generic_plan"
                                             : "",
-                q->sess_cursor, hi, q->sess_cursor, max_rows, cut.v[0], hi);
-        batch_hi = hi;
+                q->sess_cursor, hi, stmt, q->sess_cursor, max_rows, cut.v[0], hi);
         t0 = clock_mono_ns();
         rc = pg_script_rows(q, script, r, 2, err, "delete");
         if (rc == 0) {
@@ -873,47 +899,79 @@ static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result 
                     pqlib.PQnfields(r[1]) != 4 + 2 * STORE_T_COUNT) {
                         rc = errbuf_set(err, -EPROTO, "postgres delete: unexpected result");
                 } else {
-                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 0), &hi);
-                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 1), &nb);
-                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 2), &nok);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 0), &d->last);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 1), &d->nb);
+                        (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 2), &d->nok);
                         for (int t = 0; t < STORE_T_COUNT; t++) {
-                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 4 + 2 * t),
-                                                 &res.tables[t].rows);
-                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 5 + 2 * t),
-                                                 &res.tables[t].bytes);
-                                res.rows += res.tables[t].rows;
+                                struct store_count *c = &d->res.tables[t];
+
+                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 4 + 2 * t), &c->rows);
+                                (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 5 + 2 * t), &c->bytes);
+                                d->res.rows += c->rows;
                         }
                 }
                 pg_note_own_xid(q); /* committed */
         }
         for (int i = 0; i < 2; i++)
                 pqlib.PQclear(r[i]);
-        if (rc < 0) {
+        if (rc < 0)
                 pg_rollback(q);
+        d->res.txn_us = (clock_mono_ns() - t0) / 1000;
+        return rc;
+}
+
+/*
+ * Whole sessions in one transaction: first without looking for their activity before deleting
+ * (kr_sdel), again with it (kr_sdelc) when a session turned out active. Returns 1 when the
+ * fallback must take the batch.
+ */
+static int sess_fast(struct pgs *q, int64_t max_rows, struct store_batch_result *out,
+                     struct errbuf *err)
+{
+        struct sess_done d;
+        int64_t first_us = 0;
+        int64_t hi = 0;
+        int rc;
+
+        rc = sess_prepare(q, err);
+        if (rc == 0)
+                rc = sess_hi(q, max_rows, &hi, err);
+        if (rc < 0)
+                return rc;
+        rc = sess_fast_once(q, "kr_sdel", max_rows, hi, &d, err);
+        if (rc < 0 && failed_with(err, "KR002")) {
+                log_debug("a session of the batch is active again, the batch again checked",
+                          LOG_STR("error", err->msg));
+                errbuf_clear(err);
+                first_us = d.res.txn_us;
+                rc = sess_fast_once(q, "kr_sdelc", max_rows, hi, &d, err);
+        }
+        /* The longest transaction counts, the one rolled back too. */
+        if (first_us > d.res.txn_us)
+                d.res.txn_us = first_us;
+        if (rc < 0) {
                 if (!failed_with(err, "55P03") && !failed_with(err, "KR001"))
                         return rc;
                 /* A held row or more rows than planned: session by session, with SKIP LOCKED. */
                 log_debug("batch of sessions gives way to the fallback",
                           LOG_STR("error", err->msg));
-                hi = batch_hi; /* the sessions of the batch that gave way */
                 q->sess_slow_until = hi > q->sess_cursor ? hi : q->sess_cursor + 1;
                 errbuf_clear(err);
-                out->txn_us = (clock_mono_ns() - t0) / 1000;
+                out->txn_us = d.res.txn_us;
                 return 1;
         }
-        if (nb == 0) {
+        if (d.nb == 0) {
                 /* The next session alone has more rows than a batch may: in parts. */
                 q->sess_slow_until = q->sess_cursor + 1;
-                out->txn_us = (clock_mono_ns() - t0) / 1000;
+                out->txn_us = d.res.txn_us;
                 return 1;
         }
-        res.txn_us = (clock_mono_ns() - t0) / 1000;
-        res.skipped_units = nb - nok;
-        if (res.skipped_units > 0)
+        d.res.skipped_units = d.nb - d.nok;
+        if (d.res.skipped_units > 0)
                 log_debug("sessions busy or active again, skipped",
-                          LOG_INT("sessions", res.skipped_units));
-        q->sess_cursor = hi;
-        *out = res;
+                          LOG_INT("sessions", d.res.skipped_units));
+        q->sess_cursor = d.last;
+        *out = d.res;
         return 0;
 }
 

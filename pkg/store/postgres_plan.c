@@ -90,7 +90,11 @@ int pg_temp_setup(struct pgs *q, struct errbuf *err)
                 /* A batch that would delete more rows than it may fails with KR001. */
                 "CREATE OR REPLACE FUNCTION pg_temp.kr_guard(n bigint, m bigint) RETURNS bigint "
                 "LANGUAGE plpgsql AS $f$ BEGIN IF n > m THEN RAISE EXCEPTION 'batch over its row "
-                "limit' USING ERRCODE = 'KR001'; END IF; RETURN n; END $f$;" PG_TASK_STATE_FN;
+                "limit' USING ERRCODE = 'KR001'; END IF; RETURN n; END $f$;"
+                /* A batch that deleted a row of a session active again fails with KR002. */
+                "CREATE OR REPLACE FUNCTION pg_temp.kr_idle(n bigint) RETURNS bigint "
+                "LANGUAGE plpgsql AS $f$ BEGIN IF n > 0 THEN RAISE EXCEPTION 'a session of the "
+                "batch is active again' USING ERRCODE = 'KR002'; END IF; RETURN 0; END $f$;" PG_TASK_STATE_FN;
 
         if (!q->temp_ready) {
                 int rc = pg_script(q, setup, err, "temp tables");

@@ -460,30 +460,67 @@ static void test_session_in_parts(void **state)
         assert_int_equal(dangling(f), 0);
 }
 
-/* An event written between plan and delete makes the session active: it stays, whole. */
+/*
+ * Activity written between plan and delete makes a session active: it stays, whole, and the rest
+ * of its batch goes in the same call. The batch finds an event, a checkpoint or a CrewAI row of
+ * a session as it deletes it; then it runs again, each session checked first.
+ */
 static void test_active_after_plan(void **state)
 {
+        static const char *const kinds[] = { "event", "checkpoint", "memory", "flow" };
         struct fx *f = *state;
-        struct store_batch_result b;
-        struct errbuf err;
-        struct store *s;
+        long long now = (long long)(KDB_NOW_MS / 1000);
 
-        prune_case_session(f->k, "s1", "u", 40 * DAY_MS);
-        prune_case_session(f->k, "s2", "u", 40 * DAY_MS);
-        errbuf_clear(&err);
-        s = open_fx(f);
-        plan_sessions(f, s);
-        kdb_exec(f->k,
-                 "INSERT INTO event(id, user_id, session_id, created_at, data) VALUES ('new', "
-                 "'u', 's1', to_timestamp(%lld), 'x')",
-                 (long long)(KDB_NOW_MS / 1000));
-        assert_int_equal(store_delete_batch(s, 1000, &b, &err), 0);
-        assert_int_equal(b.skipped_units, 1);
-        assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
-        store_writer_release(s);
-        store_close(s);
-        assert_string_equal(LIST(f, "SELECT id FROM session ORDER BY 1"), "s1");
-        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 's1'"), 4);
+        for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+                struct store_batch_result b;
+                struct errbuf err;
+                struct store *s;
+                char s1[32];
+                char s2[32];
+                char id[64];
+
+                (void)snprintf(s1, sizeof(s1), "s1-%s", kinds[i]);
+                (void)snprintf(s2, sizeof(s2), "s2-%s", kinds[i]);
+                prune_case_session(f->k, s1, "u", 40 * DAY_MS);
+                prune_case_session(f->k, s2, "u", 40 * DAY_MS);
+                errbuf_clear(&err);
+                s = open_fx(f);
+                plan_sessions(f, s);
+                (void)snprintf(id, sizeof(id), "%s-new", s1);
+                if (i == 0)
+                        kdb_event(f->k, id, s1, "u", 0, -1);
+                else if (i == 1)
+                        kdb_checkpoint(f->k, "u", s1, "", id, 0, -1);
+                else
+                        kdb_exec(f->k,
+                                 "UPDATE %s SET updated_at = to_timestamp(%lld) WHERE "
+                                 "thread_id = '%s'",
+                                 i == 2 ? "crewai_agent_memory" : "crewai_flow_state", now, s1);
+                assert_int_equal(store_delete_batch(s, 1000, &b, &err), 0);
+                assert_int_equal(b.skipped_units, 1);
+                assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
+                assert_int_equal(b.tables[STORE_T_EVENT].rows, 3);
+                store_writer_release(s);
+                store_close(s);
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = '%s'", s1),
+                                 1);
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session WHERE id = '%s'", s2),
+                                 0);
+                assert_int_equal(
+                        kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = '%s'", s1),
+                        i == 0 ? 4 : 3);
+                assert_int_equal(
+                        kdb_int(f->k, "SELECT count(*) FROM lg_checkpoint WHERE thread_id = '%s'",
+                                s1),
+                        i == 1 ? 2 : 1);
+                assert_int_equal(kdb_int(f->k,
+                                         "SELECT (SELECT count(*) FROM crewai_agent_memory WHERE "
+                                         "thread_id = '%s') + (SELECT count(*) FROM "
+                                         "crewai_flow_state WHERE thread_id = '%s')",
+                                         s1, s1),
+                                 2);
+        }
+        assert_int_equal(dangling(f), 0);
 }
 
 /* A held child row fails the batch's plain DELETE fast; the fallback keeps only its session. */
