@@ -914,8 +914,12 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
         }
         for (int i = 0; i < 2; i++)
                 pqlib.PQclear(r[i]);
-        if (rc < 0)
+        if (rc < 0) {
                 pg_rollback(q);
+                /* Failed by its own check, after deleting: its transaction id was taken. */
+                if (failed_with(err, "KR001") || failed_with(err, "KR002"))
+                        pg_note_own_xid(q);
+        }
         d->res.txn_us = (clock_mono_ns() - t0) / 1000;
         return rc;
 }

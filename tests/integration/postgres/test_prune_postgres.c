@@ -1019,6 +1019,30 @@ static void test_analyze_counted_before_commit(void **state)
         store_close(s);
 }
 
+/*
+ * A batch that found a session active again only as it deleted it (then ran again, checked) was
+ * rolled back with a transaction id taken: ours, not kagent's.
+ */
+static void test_rolled_back_batch_is_ours(void **state)
+{
+        struct fx *f = *state;
+        struct store_batch_result b;
+        struct errbuf err;
+        struct store *s = open_fx(f);
+
+        planned_quiet(f, s);
+        kdb_event(f->k, "old-new", "old", "u", 0, -1);
+        assert_true(store_others_wrote(s));
+        errbuf_clear(&err);
+        assert_int_equal(store_delete_batch(s, 1000, &b, &err), 0);
+        assert_int_equal(b.skipped_units, 1);
+        assert_int_equal(b.rows, 0);
+        assert_false(store_others_wrote(s));
+        store_writer_release(s);
+        store_close(s);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM event WHERE session_id = 'old'"), 4);
+}
+
 /* ---- read-only, measure, check, reclaim, messages ------------------------------------ */
 
 static void test_read_only(void **state)
@@ -1209,6 +1233,7 @@ int main(void)
                 PG_TEST(test_parts_while_kagent_writes, migrate),
                 PG_TEST(test_analyze_is_not_a_write, migrate),
                 PG_TEST(test_analyze_counted_before_commit, migrate),
+                PG_TEST(test_rolled_back_batch_is_ours, migrate),
         };
         struct CMUnitTest tests[64];
         size_t cap = sizeof(tests) / sizeof(tests[0]);
