@@ -651,6 +651,91 @@ static bool sess_child(const struct pgs *q, int t)
 }
 
 /*
+ * ", dN AS (DELETE ...)" for each child table of the sessions in ok but the tasks: each returns
+ * its rows' bytes (x) and, unless 'checked', whether the row is activity after $3 (a).
+ */
+static int sess_child_deletes(const struct pgs *q, struct buf *b, bool checked)
+{
+        int rc = 0;
+
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                const char *tt = checked ? NULL : thread_time((enum store_table)t);
+
+                if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
+                        continue;
+                rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
+                rc |= sess_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
+                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x", q->t[t].bytes_expr);
+                if (tt)
+                        rc |= buf_printf(b, ", coalesce(c.%s > $3, false) AS a", tt);
+                rc |= buf_append_str(b, ")");
+        }
+        return rc;
+}
+
+/* ", tk AS (...), dN AS (DELETE ...)": the tasks that go with the sessions in ok, and theirs. */
+static int sess_task_deletes(const struct pgs *q, struct buf *b, const char *mat)
+{
+        int rc = 0;
+
+        if (!q->t[STORE_T_TASK].present)
+                return 0;
+        rc |= buf_printf(b,
+                         ", tk AS%s (SELECT DISTINCT t.id FROM %s t JOIN ok ON "
+                         "t.session_id = ok.id WHERE ",
+                         mat, q->t[STORE_T_TASK].qname);
+        rc |= sess_task_owned(q, b, "t", "ok.id", "ok.user_id",
+                              "NOT EXISTS (SELECT 1 FROM ok o2 WHERE o2.id = o.id AND "
+                              "o2.user_id = o.user_id)");
+        rc |= buf_append_str(b, ")");
+        if (q->t[STORE_T_PUSH].present)
+                rc |= buf_printf(b,
+                                 ", d%d AS (DELETE FROM %s c USING tk WHERE c.task_id = "
+                                 "tk.id RETURNING (%s)::bigint AS x)",
+                                 (int)STORE_T_PUSH, q->t[STORE_T_PUSH].qname,
+                                 q->t[STORE_T_PUSH].bytes_expr);
+        rc |= buf_printf(b,
+                         ", d%d AS (DELETE FROM %s c USING tk WHERE c.id = tk.id "
+                         "RETURNING (%s)::bigint AS x)",
+                         (int)STORE_T_TASK, q->t[STORE_T_TASK].qname,
+                         q->t[STORE_T_TASK].bytes_expr);
+        return rc;
+}
+
+/*
+ * The statement's one row after " SELECT ": the batch's last seq, its sessions, those deleted,
+ * the guards, then rows and bytes per table.
+ */
+static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
+{
+        int rc = 0;
+
+        rc |= buf_append_str(b, "(SELECT coalesce(max(seq), 0) FROM b), (SELECT count(*) FROM b), "
+                                "(SELECT count(*) FROM ok), pg_temp.kr_guard(0");
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b, " + (SELECT count(*) FROM d%d)", t);
+        rc |= buf_append_str(b, ", $2::bigint)");
+        if (!checked) {
+                rc |= buf_append_str(b, " + pg_temp.kr_idle(0");
+                for (int t = 0; t < STORE_T_COUNT; t++)
+                        if (sess_child(q, t) && thread_time((enum store_table)t))
+                                rc |= buf_printf(b, " + (SELECT count(*) FROM d%d WHERE a)", t);
+                rc |= buf_append_str(b, ")");
+        }
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b,
+                                         ", (SELECT count(*) FROM d%d), (SELECT "
+                                         "coalesce(sum(x), 0) FROM d%d)",
+                                         t, t);
+                else
+                        rc |= buf_append_str(b, ", 0, 0");
+        }
+        return rc;
+}
+
+/*
  * One statement deleting a batch of whole sessions: lock their rows (a session kagent holds is
  * skipped), keep those still idle, delete everything of them, children and the session rows;
  * kr_guard fails it (KR001) when it would delete more rows than the batch may.
@@ -683,65 +768,13 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b, bool checked)
         else
                 rc |= buf_append_str(b, "(false)") | task_activity(q, b, "");
         rc |= buf_append_str(b, "))");
-        for (int t = 0; t < STORE_T_COUNT; t++) {
-                const char *tt = checked ? NULL : thread_time((enum store_table)t);
-
-                if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
-                        continue;
-                rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
-                rc |= sess_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
-                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x", q->t[t].bytes_expr);
-                if (tt)
-                        rc |= buf_printf(b, ", coalesce(c.%s > $3, false) AS a", tt);
-                rc |= buf_append_str(b, ")");
-        }
-        if (q->t[STORE_T_TASK].present) {
-                rc |= buf_printf(b,
-                                 ", tk AS%s (SELECT DISTINCT t.id FROM %s t JOIN ok ON "
-                                 "t.session_id = ok.id WHERE ",
-                                 mat, q->t[STORE_T_TASK].qname);
-                rc |= sess_task_owned(q, b, "t", "ok.id", "ok.user_id",
-                                      "NOT EXISTS (SELECT 1 FROM ok o2 WHERE o2.id = o.id AND "
-                                      "o2.user_id = o.user_id)");
-                rc |= buf_append_str(b, ")");
-                if (q->t[STORE_T_PUSH].present)
-                        rc |= buf_printf(b,
-                                         ", d%d AS (DELETE FROM %s c USING tk WHERE c.task_id = "
-                                         "tk.id RETURNING (%s)::bigint AS x)",
-                                         (int)STORE_T_PUSH, q->t[STORE_T_PUSH].qname,
-                                         q->t[STORE_T_PUSH].bytes_expr);
-                rc |= buf_printf(b,
-                                 ", d%d AS (DELETE FROM %s c USING tk WHERE c.id = tk.id "
-                                 "RETURNING (%s)::bigint AS x)",
-                                 (int)STORE_T_TASK, q->t[STORE_T_TASK].qname,
-                                 q->t[STORE_T_TASK].bytes_expr);
-        }
+        rc |= sess_child_deletes(q, b, checked);
+        rc |= sess_task_deletes(q, b, mat);
         rc |= buf_printf(b,
                          ", d%d AS (DELETE FROM %s c USING ok WHERE c.id = ok.id AND "
-                         "c.user_id = ok.user_id RETURNING (%s)::bigint AS x) SELECT (SELECT "
-                         "coalesce(max(seq), 0) FROM b), (SELECT count(*) FROM b), (SELECT "
-                         "count(*) FROM ok), pg_temp.kr_guard(0",
+                         "c.user_id = ok.user_id RETURNING (%s)::bigint AS x) SELECT ",
                          (int)STORE_T_SESSION, sess, q->t[STORE_T_SESSION].bytes_expr);
-        for (int t = 0; t < STORE_T_COUNT; t++)
-                if (sess_child(q, t) || t == STORE_T_SESSION)
-                        rc |= buf_printf(b, " + (SELECT count(*) FROM d%d)", t);
-        rc |= buf_append_str(b, ", $2::bigint)");
-        if (!checked) {
-                rc |= buf_append_str(b, " + pg_temp.kr_idle(0");
-                for (int t = 0; t < STORE_T_COUNT; t++)
-                        if (sess_child(q, t) && thread_time((enum store_table)t))
-                                rc |= buf_printf(b, " + (SELECT count(*) FROM d%d WHERE a)", t);
-                rc |= buf_append_str(b, ")");
-        }
-        for (int t = 0; t < STORE_T_COUNT; t++) {
-                if (sess_child(q, t) || t == STORE_T_SESSION)
-                        rc |= buf_printf(b,
-                                         ", (SELECT count(*) FROM d%d), (SELECT "
-                                         "coalesce(sum(x), 0) FROM d%d)",
-                                         t, t);
-                else
-                        rc |= buf_append_str(b, ", 0, 0");
-        }
+        rc |= sess_result_sql(q, b, checked);
         return rc ? -EMSGSIZE : 0;
 }
 
