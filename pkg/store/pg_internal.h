@@ -169,6 +169,7 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
 /* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
 /* The statements that begin a write transaction (BEGIN, and its synchronous_commit). */
 const char *pg_begin_sql(const struct pgs *q);
+
 int pg_begin(struct pgs *q, struct errbuf *err);
 int pg_commit(struct pgs *q, struct errbuf *err);
 void pg_rollback(struct pgs *q);
@@ -178,6 +179,14 @@ void pg_note_own_xid(struct pgs *q);
 void pg_xid_baseline(struct pgs *q);
 /* DEALLOCATE ALL: every statement this connection prepared. */
 int pg_deallocate(struct pgs *q, struct errbuf *err, const char *what);
+
+/* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
+int pg_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid);
+/*
+ * The time that makes a session's rows in table t activity of the session (events, checkpoints,
+ * CrewAI rows), or NULL (the table's rows have no activity time of their own).
+ */
+const char *pg_activity_time(enum store_table t);
 
 /* The candidate key columns of a table, for SQL text. */
 /*

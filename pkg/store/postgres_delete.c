@@ -110,16 +110,14 @@ static int lock_sessions(struct pgs *q, int64_t lo, int64_t hi, struct buf *busy
         return *n < 0 ? too_long(err) : 0;
 }
 
-/* The rows of table t hanging off the session (sid, uid) given as SQL expressions, alias c. */
-static int sess_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
+int pg_child_cond(struct buf *b, enum store_table t, const char *sid, const char *uid)
 {
         if (t == STORE_T_EVENT || t == STORE_T_SESSION_SHARE)
                 return buf_printf(b, "c.session_id = %s AND c.user_id = %s", sid, uid);
         return buf_printf(b, "c.user_id = %s AND c.thread_id = %s", uid, sid);
 }
 
-/* The activity time of a session's rows in table t (its events, checkpoints, CrewAI), or NULL. */
-static const char *thread_time(enum store_table t)
+const char *pg_activity_time(enum store_table t)
 {
         switch (t) {
         case STORE_T_EVENT:
@@ -139,11 +137,12 @@ static int thread_activity(const struct pgs *q, struct buf *b, const char *sid, 
         int rc = 0;
 
         for (int t = 0; t < STORE_T_COUNT; t++) {
-                if (!q->t[t].present || !thread_time((enum store_table)t))
+                if (!q->t[t].present || !pg_activity_time((enum store_table)t))
                         continue;
                 rc |= buf_printf(b, " OR EXISTS (SELECT 1 FROM %s c WHERE ", q->t[t].qname);
-                rc |= sess_child_cond(b, (enum store_table)t, sid, uid);
-                rc |= buf_printf(b, " AND c.%s > $3 OFFSET 0)", thread_time((enum store_table)t));
+                rc |= pg_child_cond(b, (enum store_table)t, sid, uid);
+                rc |= buf_printf(b, " AND c.%s > $3 OFFSET 0)",
+                                 pg_activity_time((enum store_table)t));
         }
         return rc ? -EMSGSIZE : 0;
 }
@@ -659,12 +658,12 @@ static int sess_child_deletes(const struct pgs *q, struct buf *b, bool checked)
         int rc = 0;
 
         for (int t = 0; t < STORE_T_COUNT; t++) {
-                const char *tt = checked ? NULL : thread_time((enum store_table)t);
+                const char *tt = checked ? NULL : pg_activity_time((enum store_table)t);
 
                 if (!sess_child(q, t) || t == STORE_T_PUSH || t == STORE_T_TASK)
                         continue;
                 rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
-                rc |= sess_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
+                rc |= pg_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
                 rc |= buf_printf(b, " RETURNING (%s)::bigint AS x", q->t[t].bytes_expr);
                 if (tt)
                         rc |= buf_printf(b, ", coalesce(c.%s > $3, false) AS a", tt);
@@ -719,7 +718,7 @@ static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
         if (!checked) {
                 rc |= buf_append_str(b, " + pg_temp.kr_idle(0");
                 for (int t = 0; t < STORE_T_COUNT; t++)
-                        if (sess_child(q, t) && thread_time((enum store_table)t))
+                        if (sess_child(q, t) && pg_activity_time((enum store_table)t))
                                 rc |= buf_printf(b, " + (SELECT count(*) FROM d%d WHERE a)", t);
                 rc |= buf_append_str(b, ")");
         }
@@ -1041,7 +1040,7 @@ static int sess_slow_table(struct pgs *q, enum store_table t, const char *sid, c
         } else if (t == STORE_T_SESSION) {
                 rc |= buf_append_str(&cond, "c.id = $1 AND c.user_id = $2");
         } else {
-                rc |= sess_child_cond(&cond, t, "$1", "$2");
+                rc |= pg_child_cond(&cond, t, "$1", "$2");
         }
         rc |= buf_printf(&sql,
                          "WITH d AS (DELETE FROM %s x WHERE x.ctid = ANY(ARRAY(SELECT c.ctid "

@@ -1263,25 +1263,30 @@ _Static_assert(STORE_T_EVENT == 0 && STORE_T_SESSION_SHARE == 5 && STORE_T_PUSH 
                        STORE_T_TASK == 7 && STORE_T_SESSION == 9 && STORE_T_COUNT == 10,
                "kr_sess arrays follow enum store_table");
 
-/* A child table's rows of the session s: count, bytes and newest 'time' (NULL: not activity). */
-static int sess_agg(const struct pgs *q, struct buf *b, enum store_table t, const char *time,
-                    const char *cond, const char *alias)
+/* A child table's rows of the session s: count, bytes and newest activity time (if it has one). */
+static int sess_agg(const struct pgs *q, struct buf *b, enum store_table t, const char *alias)
 {
+        const char *time = pg_activity_time(t);
+        int rc = 0;
+
         if (!q->t[t].present)
                 return buf_printf(b,
                                   " CROSS JOIN (SELECT 0::bigint AS n, 0::bigint AS b, "
                                   "NULL::timestamptz AS last, NULL::bigint AS pos) %s",
                                   alias);
-        return buf_printf(
+        rc |= buf_printf(
                 b,
                 " CROSS JOIN LATERAL (SELECT count(*) AS n, coalesce(sum(%s), 0)::bigint AS b, "
-                "%s%s%s AS last, %s AS pos FROM %s c WHERE %s OFFSET 0) %s",
+                "%s%s%s AS last, %s AS pos FROM %s c WHERE ",
                 q->t[t].bytes_expr, time ? "max(c." : "NULL::timestamptz", time ? time : "",
                 time ? ")" : "",
                 t == STORE_T_EVENT && q->server_version >= PG_TIDRANGE_VERSION
                         ? "((min(c.ctid)::text)::point)[0]::bigint"
                         : "NULL::bigint",
-                qn(q, t), cond, alias);
+                qn(q, t));
+        rc |= pg_child_cond(b, t, "s.sid", "s.uid");
+        rc |= buf_printf(b, " OFFSET 0) %s", alias);
+        return rc;
 }
 
 static const char *const sess_alias[STORE_T_COUNT] = {
@@ -1290,18 +1295,10 @@ static const char *const sess_alias[STORE_T_COUNT] = {
         [STORE_T_CREWAI_FLOW] = "f", [STORE_T_SESSION_SHARE] = "h",
 };
 
-/* The child tables of a session that the stage reads, with their activity time. */
-static const struct {
-        enum store_table t;
-        const char *time;
-        const char *cond;
-} sess_kids[] = {
-        { STORE_T_EVENT, "created_at", "c.session_id = s.sid AND c.user_id = s.uid" },
-        { STORE_T_CHECKPOINT_WRITE, NULL, "c.user_id = s.uid AND c.thread_id = s.sid" },
-        { STORE_T_CHECKPOINT, "created_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
-        { STORE_T_CREWAI_MEMORY, "updated_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
-        { STORE_T_CREWAI_FLOW, "updated_at", "c.user_id = s.uid AND c.thread_id = s.sid" },
-        { STORE_T_SESSION_SHARE, NULL, "c.session_id = s.sid AND c.user_id = s.uid" },
+/* The child tables of a session that the stage reads. */
+static const enum store_table sess_kids[] = {
+        STORE_T_EVENT,         STORE_T_CHECKPOINT_WRITE, STORE_T_CHECKPOINT,
+        STORE_T_CREWAI_MEMORY, STORE_T_CREWAI_FLOW,      STORE_T_SESSION_SHARE,
 };
 
 /* ", ARRAY[...] AS n" (rows per table) or "AS b" (bytes per table) of the stage's select list. */
@@ -1331,12 +1328,12 @@ static int sess_stage_select(struct buf *b, bool tasks)
         rc |= buf_append_str(b, "SELECT s.sid, s.uid, greatest(coalesce(greatest(c.updated_at, "
                                 "c.created_at), '-infinity')");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
-                if (sess_kids[i].time)
+                if (pg_activity_time(sess_kids[i]))
                         rc |= buf_printf(b, ", coalesce(%s.last, '-infinity')",
-                                         sess_alias[sess_kids[i].t]);
+                                         sess_alias[sess_kids[i]]);
         rc |= buf_append_str(b, ") AS last, e.pos AS pos, 1");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
-                rc |= buf_printf(b, " + %s.n", sess_alias[sess_kids[i].t]);
+                rc |= buf_printf(b, " + %s.n", sess_alias[sess_kids[i]]);
         if (tasks)
                 rc |= buf_append_str(b, " + tk.n + pu.n");
         rc |= buf_append_str(b, " AS rows");
@@ -1387,8 +1384,7 @@ static int sess_stage_sql(const struct pgs *q, struct buf *b, bool helper)
                          "(%s)::bigint AS bytes) s",
                          qn(q, STORE_T_SESSION), q->t[STORE_T_SESSION].bytes_expr);
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
-                rc |= sess_agg(q, b, sess_kids[i].t, sess_kids[i].time, sess_kids[i].cond,
-                               sess_alias[sess_kids[i].t]);
+                rc |= sess_agg(q, b, sess_kids[i], sess_alias[sess_kids[i]]);
         if (helper && q->t[STORE_T_TASK].present) {
                 /*
                  * The tasks and push notifications the session may take with it: its own and the
@@ -1422,10 +1418,10 @@ static int sess_stage_sql(const struct pgs *q, struct buf *b, bool helper)
         if (!helper)
                 rc |= sess_task_filter(q, b, "s");
         for (size_t i = 0; i < sizeof(sess_kids) / sizeof(sess_kids[0]); i++)
-                if (sess_kids[i].time)
+                if (pg_activity_time(sess_kids[i]))
                         rc |= buf_printf(b,
                                          " AND coalesce(%s.last, '-infinity') < :cut::timestamptz",
-                                         sess_alias[sess_kids[i].t]);
+                                         sess_alias[sess_kids[i]]);
         if (helper)
                 rc |= buf_append_str(b, ") x");
         return rc ? -EMSGSIZE : 0;
