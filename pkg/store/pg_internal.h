@@ -169,7 +169,6 @@ int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *
 /* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
 /* The statements that begin a write transaction (BEGIN, and its synchronous_commit). */
 const char *pg_begin_sql(const struct pgs *q);
-
 int pg_begin(struct pgs *q, struct errbuf *err);
 int pg_commit(struct pgs *q, struct errbuf *err);
 void pg_rollback(struct pgs *q);
