@@ -542,7 +542,7 @@ static void test_pauses_only_for_others(void **state)
          * batch that took over 25 ms (a loaded machine, the sanitizers) shrank the next one
          * below a session, and a session in two batches made 13 of them.
          */
-        f->p.batch_max_lock_ms = 10 * 1000;
+        f->p.batch_max_lock_ms = 10000; /* the largest allowed: 10 s */
         f->p.batch_pause_ms = 300;
         r = run_touched(f, 0);
         /* No pause at all (the clock's milliseconds may tick over while looking). */
