@@ -94,7 +94,8 @@ struct pgs {
         int64_t polls;             /* others_wrote calls since the last plan */
         bool xid_prepared;         /* kr_xid (others_wrote's look) is prepared on this connection */
         bool sync_off;             /* synchronous_commit is off on this connection */
-        bool flush_ours;           /* backend_flush_after is 0 here: ours to set (pg_begin_sql) */
+        bool flush_ours;           /* backend_flush_after is 0 here: ours to set */
+        int writeback;             /* backend_flush_after set by us: 1, 0, -1 unknown */
         /*
          * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
          * holds the sessions of the session table's blocks before sess_next_blk; the parts after
@@ -168,7 +169,7 @@ int pg_script_rows(struct pgs *q, const char *sql, PGresult **rows, int nrows, s
 /* Map a failed result (or a lost connection when 'res' is NULL) to a negative errno. */
 int pg_fail(struct pgs *q, const PGresult *res, struct errbuf *err, const char *what);
 /* BEGIN / COMMIT / ROLLBACK (rollback never fails: a broken connection rolls back itself). */
-/* The statements that begin a write transaction (BEGIN, and its settings while kagent writes). */
+/* The statements that begin a write transaction (BEGIN, and its synchronous_commit). */
 const char *pg_begin_sql(const struct pgs *q);
 int pg_begin(struct pgs *q, struct errbuf *err);
 int pg_commit(struct pgs *q, struct errbuf *err);

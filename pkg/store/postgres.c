@@ -302,35 +302,17 @@ int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *wh
 }
 
 /*
- * While kagent writes, a batch begins with settings of its own (SET LOCAL: they end with it).
- * Our commits do not wait for their WAL to be flushed (session_setup), but each of kagent's
- * commits would flush our WAL written so far along with its own: a kagent insert then waited up
- * to 80-90 ms behind a bulk delete. While others commit, ours wait for their own flush instead
- * (kagent's longest insert: 40-50 ms), at the cost of a flush per batch.
- * And the pages our backend writes out to make room in shared_buffers (most of what a bulk delete
- * dirties, where the working set is larger than shared_buffers) go to the kernel's write-back
- * at once (backend_flush_after) instead of piling up in the page cache until the next
- * checkpoint's fsync, which then holds the disk for a second or more: every kagent commit in
- * that second waited for it (on a disk, 48 of 2,085 writes over 25 ms, all in COMMIT, all
- * inside the checkpoints' sync phases; with it the sync phases took 17-55 ms instead of
- * 0.7-1.3 s). It costs a run about 10% while kagent writes and 15% while it does not, so only
- * then, and only where the server or the connection does not already set it.
+ * Our commits do not wait for their WAL to be flushed (session_setup), but while kagent writes,
+ * each of its commits would flush our WAL written so far along with its own: a kagent insert
+ * then waited up to 80-90 ms behind a bulk delete. While others commit, ours wait for their own
+ * flush instead (kagent's longest insert: 40-50 ms), at the cost of a flush per batch.
  */
-#define PG_WRITER_FLUSH_AFTER "512kB"
-
 const char *pg_begin_sql(const struct pgs *q)
 {
-        static const char *const sql[4] = {
-                "BEGIN",
-                "BEGIN; SET LOCAL synchronous_commit = on",
-                "BEGIN; SET LOCAL backend_flush_after = '" PG_WRITER_FLUSH_AFTER "'",
-                "BEGIN; SET LOCAL synchronous_commit = on; "
-                "SET LOCAL backend_flush_after = '" PG_WRITER_FLUSH_AFTER "'",
-        };
-
-        if (q->foreign_ms <= 0 || clock_mono_ms() - q->foreign_ms > STORE_WRITERS_RECENT_MS)
-                return sql[0];
-        return sql[(q->sync_off ? 1 : 0) | (q->flush_ours ? 2 : 0)];
+        if (q->sync_off && q->foreign_ms > 0 &&
+            clock_mono_ms() - q->foreign_ms <= STORE_WRITERS_RECENT_MS)
+                return "BEGIN; SET LOCAL synchronous_commit = on";
+        return "BEGIN";
 }
 
 int pg_begin(struct pgs *q, struct errbuf *err)
@@ -839,6 +821,7 @@ static int session_setup(struct pgs *q, struct errbuf *err)
                     NULL, &off, err, "session setup");
         q->sync_off = rc == 0 && (off & 1);
         q->flush_ours = rc == 0 && (off & 2);
+        q->writeback = 0;
         return rc;
 }
 
@@ -1283,6 +1266,42 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
 }
 
 /*
+ * While kagent writes, the pages this connection writes out go to the kernel's write-back at
+ * once (backend_flush_after), instead of piling up in the page cache until the next
+ * checkpoint's fsync, which then holds the disk for a second or more: every kagent commit in
+ * that second waits for it. A bulk delete dirties pages faster than the checkpointer and the
+ * background writer write them out, so most reach the disk through the backend that needs
+ * their buffers: ours, in its batches and in the planning between them. On a disk: 48 of 2,085
+ * kagent writes over 25 ms, all waiting in COMMIT, all inside the checkpoints' sync phases
+ * (0.7-1.3 s each); with it the sync phases took 17-55 ms. It costs a run about 10% while kagent
+ * writes and 15% while it does not, so only then, and only where the server and the connection
+ * leave it at 0 (flush_ours). A session setting, changed only between transactions (so that no
+ * rollback takes it back): here, after each batch. A change that failed leaves it unknown (-1).
+ */
+#define PG_WRITER_FLUSH_AFTER "512kB"
+
+static void writeback_update(struct pgs *q, int64_t now)
+{
+        int want = q->flush_ours && q->foreign_ms > 0 &&
+                   now - q->foreign_ms <= STORE_WRITERS_RECENT_MS;
+        struct errbuf err;
+
+        if (want == q->writeback || !q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK ||
+            pqlib.PQtransactionStatus(q->conn) != PQTRANS_IDLE)
+                return;
+        errbuf_clear(&err);
+        if (pg_exec(q,
+                    want ? "SET backend_flush_after = '" PG_WRITER_FLUSH_AFTER "'"
+                         : "RESET backend_flush_after",
+                    NULL, NULL, &err, "settings") < 0) {
+                log_debug("postgres: backend_flush_after not changed", LOG_STR("error", err.msg));
+                q->writeback = -1;
+                return;
+        }
+        q->writeback = want;
+}
+
+/*
  * Did another connection write since the last call? Every writing transaction takes a
  * transaction id, so the cluster's next id grows by one per writer; ours are counted and
  * subtracted, and so are those of ANALYZE runs of kagent's tables (autovacuum's, which our
@@ -1326,6 +1345,7 @@ static bool pgs_others_wrote(struct store *s)
         q->xid_seen = x;
         q->analyses_seen = a;
         q->own_xids = 0;
+        writeback_update(q, now);
         return wrote;
 }
 

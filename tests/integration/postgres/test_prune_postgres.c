@@ -793,9 +793,11 @@ static void assert_seen(struct fx *f, const char *flush, const char *sync)
 }
 
 /*
- * While kagent writes, a batch commits synchronously and has its backend hand what it writes out
- * to the kernel's write-back at once (backend_flush_after); otherwise neither, and the settings
- * end with the batch. Seen from inside the batches by a statement trigger on event.
+ * While kagent writes, a batch commits synchronously and its backend hands what it writes out to
+ * the kernel's write-back at once (backend_flush_after); otherwise neither. synchronous_commit
+ * is the batch's own (SET LOCAL), the write-back a session setting that store_others_wrote()
+ * switches as kagent starts and stops writing. Seen from inside the batches by a statement
+ * trigger on event.
  */
 static void test_settings_while_kagent_writes(void **state)
 {
@@ -830,7 +832,7 @@ static void test_settings_while_kagent_writes(void **state)
         assert_int_equal(b.rows, 8);
         assert_seen(f, "512kB", "on");
 
-        /* Nobody writes any more: neither setting outlived its batch (SET LOCAL). */
+        /* Nobody writes any more: both are off again. */
         kdb_exec(f->k, "DELETE FROM kr_seen");
         wait_writers_idle(s);
         assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
