@@ -4,9 +4,12 @@
  * interval, one transaction like kagent's on a new ADK event: upsert the event, bump the
  * session's updated_at. lock_timeout and statement_timeout are 5000 ms, the PostgreSQL
  * counterpart of SQLite's busy_timeout: a write that waits longer fails and is counted. Prints
- * one JSON summary line (the fields of tests/tools/kagent-writer) on SIGTERM/SIGINT.
+ * one JSON summary line (the fields of tests/tools/kagent-writer) on SIGTERM/SIGINT. --trace
+ * writes a line per write: its start (ms since the first), its latency, the INSERT's, the
+ * UPDATE's and the COMMIT's (ms), and 1 if it succeeded, to tell what a slow write waited in.
  *
  *   bench-pg-writer --url-file FILE [--interval-ms 20] [--payload 2048] [--ready FILE]
+ *                   [--trace FILE]
  */
 #include <signal.h>
 #include <stdint.h>
@@ -69,7 +72,8 @@ static char *read_url(const char *path)
 
 int main(int argc, char **argv)
 {
-        const char *url_file = NULL, *ready = NULL;
+        const char *url_file = NULL, *ready = NULL, *trace = NULL;
+        FILE *tf = NULL;
         long interval_ms = 20, payload_size = 2048;
         long errors = 0, locked = 0;
         char last_error[200] = "";
@@ -88,10 +92,12 @@ int main(int argc, char **argv)
                         payload_size = strtol(argv[a + 1], NULL, 10);
                 else if (!strcmp(argv[a], "--ready"))
                         ready = argv[a + 1];
+                else if (!strcmp(argv[a], "--trace"))
+                        trace = argv[a + 1];
         }
         if (!url_file || !read_url(url_file) || interval_ms < 1 || payload_size < 1) {
                 (void)fprintf(stderr, "usage: bench-pg-writer --url-file FILE [--interval-ms N] "
-                                      "[--payload BYTES] [--ready FILE]\n");
+                                      "[--payload BYTES] [--ready FILE] [--trace FILE]\n");
                 return 2;
         }
         (void)signal(SIGTERM, on_signal);
@@ -124,6 +130,11 @@ int main(int argc, char **argv)
                 PQfinish(c);
                 return 1;
         }
+        if (trace && !(tf = fopen(trace, "w"))) {
+                perror(trace);
+                PQfinish(c);
+                return 1;
+        }
         if (ready) {
                 FILE *f = fopen(ready, "w");
 
@@ -135,7 +146,7 @@ int main(int argc, char **argv)
                 int64_t next = start + (int64_t)i * interval_ms * 1000;
                 char id[64];
                 const char *v[2] = { id, payload };
-                int64_t t0;
+                int64_t t0, t1 = 0, t2 = 0, t3 = 0;
                 int ok;
 
                 while (!stop && now_us() < next) {
@@ -147,18 +158,28 @@ int main(int argc, char **argv)
                         break;
                 (void)snprintf(id, sizeof(id), "w-%d-%ld", (int)getpid(), i);
                 t0 = now_us();
-                ok = exec_ok(c, "BEGIN", 0, NULL) &&
+                ok = exec_ok(c, "BEGIN", 0, NULL) && (t1 = now_us()) &&
                      exec_ok(c,
                              "INSERT INTO event(id, user_id, session_id, created_at, updated_at, "
                              "data) VALUES ($1, 'admin@kagent.dev', 'live-session', now(), now(), "
                              "$2) ON CONFLICT (id, user_id) DO UPDATE SET data = excluded.data, "
                              "updated_at = excluded.updated_at",
                              2, v) &&
+                     (t2 = now_us()) &&
                      exec_ok(c,
                              "UPDATE session SET updated_at = now() WHERE id = 'live-session' AND "
                              "user_id = 'admin@kagent.dev'",
                              0, NULL) &&
-                     exec_ok(c, "COMMIT", 0, NULL);
+                     (t3 = now_us()) && exec_ok(c, "COMMIT", 0, NULL);
+                if (tf) {
+                        int64_t t4 = now_us();
+
+                        (void)fprintf(tf, "%.3f %.3f %.3f %.3f %.3f %d\n",
+                                      (double)(t0 - start) / 1e3, (double)(t4 - t0) / 1e3,
+                                      t2 ? (double)(t2 - t1) / 1e3 : 0.0,
+                                      t3 ? (double)(t3 - t2) / 1e3 : 0.0,
+                                      t3 ? (double)(t4 - t3) / 1e3 : 0.0, ok);
+                }
                 if (ok) {
                         if (n == cap) {
                                 size_t nc = cap ? cap * 2 : 1024;
@@ -191,6 +212,8 @@ int main(int argc, char **argv)
 #undef PCT
         (void)fflush(stdout);
         PQfinish(c);
+        if (tf)
+                (void)fclose(tf);
         free(lat);
         free(payload);
         return errors > 0 ? 1 : 0;

@@ -39,9 +39,9 @@
  * A kagent commit on PostgreSQL flushes the WAL that our running batch has written so far (it
  * comes first in the log): while kagent writes, PostgreSQL batches stay this small, so that WAL
  * stays short (~1 MB here). Measured side by side on a disk, with the store's write-back while
- * kagent writes (pg_begin_sql()): 250-row batches 40-45 s, kagent's p50 2.0-2.4 ms, p99
- * 16-19 ms; 500 rows 34-38 s, p50 3.1-3.7 ms, p99 15-23 ms; 1,000 rows 34.5 s, p50 5.6 ms,
- * p99 22 ms, max 344 ms.
+ * kagent writes (backend_flush_after, see postgres.c): 250-row batches 40-45 s, kagent's p50
+ * 2.0-2.4 ms, p99 16-19 ms; 500 rows 34-38 s, p50 3.1-3.7 ms, p99 15-23 ms; 1,000 rows 34.5 s,
+ * p50 5.6 ms, p99 22 ms, max 344 ms.
  */
 #define PG_WRITER_BATCH_MAX 500
 
