@@ -134,6 +134,12 @@ static inline struct pgs *pg_of(struct store *s)
         return (struct pgs *)s;
 }
 
+/* Whether kagent (another connection) committed within STORE_WRITERS_RECENT_MS before now. */
+static inline bool pg_kagent_writing(const struct pgs *q, int64_t now)
+{
+        return q->foreign_ms > 0 && now - q->foreign_ms <= STORE_WRITERS_RECENT_MS;
+}
+
 /* Statement parameters, all passed as text. */
 struct pg_params {
         const char *v[PG_PARAMS_MAX];

@@ -309,8 +309,7 @@ int pg_script(struct pgs *q, const char *sql, struct errbuf *err, const char *wh
  */
 const char *pg_begin_sql(const struct pgs *q)
 {
-        if (q->sync_off && q->foreign_ms > 0 &&
-            clock_mono_ms() - q->foreign_ms <= STORE_WRITERS_RECENT_MS)
+        if (q->sync_off && pg_kagent_writing(q, clock_mono_ms()))
                 return "BEGIN; SET LOCAL synchronous_commit = on";
         return "BEGIN";
 }
@@ -1282,8 +1281,7 @@ static int pgs_plan_discard(struct store *s, struct errbuf *err)
 
 static void writeback_update(struct pgs *q, int64_t now)
 {
-        int want = q->flush_ours && q->foreign_ms > 0 &&
-                   now - q->foreign_ms <= STORE_WRITERS_RECENT_MS;
+        int want = q->flush_ours && pg_kagent_writing(q, now);
         struct errbuf err;
 
         if (want == q->writeback || !q->conn || pqlib.PQstatus(q->conn) != CONNECTION_OK ||

@@ -1641,11 +1641,6 @@ static int stage_number(struct pgs *q, int64_t max_sessions, bool counted, struc
 #define HELPER_PART_MS 200 /* target duration of one part the helper stages */
 #define PART_SESSIONS  512 /* a part planned here: at least this many sessions (its own cost) */
 
-static bool kagent_writing(const struct pgs *q)
-{
-        return q->foreign_ms > 0 && clock_mono_ms() - q->foreign_ms <= STORE_WRITERS_RECENT_MS;
-}
-
 static void helper_close(struct pgs *q)
 {
         if (q->helper)
@@ -1683,7 +1678,8 @@ void pg_sessions_ahead(struct pgs *q)
         int rc;
 
         if (!q->sess_parts || q->helper_busy || q->helper_off ||
-            q->sess_next_blk >= q->sess_blocks || q->polls == 0 || kagent_writing(q))
+            q->sess_next_blk >= q->sess_blocks || q->polls == 0 ||
+            pg_kagent_writing(q, clock_mono_ms()))
                 return;
         errbuf_clear(&err);
         if (!q->helper) {
