@@ -6,7 +6,8 @@
  * counterpart of SQLite's busy_timeout: a write that waits longer fails and is counted. Prints
  * one JSON summary line (the fields of tests/tools/kagent-writer) on SIGTERM/SIGINT. --trace
  * writes a line per write: its start (ms since the first), its latency, the INSERT's, the
- * UPDATE's and the COMMIT's (ms), and 1 if it succeeded, to tell what a slow write waited in.
+ * UPDATE's and the COMMIT's (ms), and 1 if it succeeded, to tell what a slow write waited in;
+ * its first line, "# start UNIX-MS", dates the first write to set beside the server's log.
  *
  *   bench-pg-writer --url-file FILE [--interval-ms 20] [--payload 2048] [--ready FILE]
  *                   [--trace FILE]
@@ -142,6 +143,13 @@ int main(int argc, char **argv)
                         (void)fclose(f);
         }
         start = now_us();
+        if (tf) {
+                struct timespec wall;
+
+                (void)clock_gettime(CLOCK_REALTIME, &wall);
+                (void)fprintf(tf, "# start %lld\n",
+                              (long long)wall.tv_sec * 1000 + wall.tv_nsec / 1000000);
+        }
         for (long i = 0; !stop; i++) {
                 int64_t next = start + (int64_t)i * interval_ms * 1000;
                 char id[64];
