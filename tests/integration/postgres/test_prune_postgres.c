@@ -842,6 +842,84 @@ static void test_settings_while_kagent_writes(void **state)
         store_close(s);
 }
 
+/*
+ * The WAL of our batches has its full-page images compressed with lz4 where the server leaves
+ * wal_compression off, the connection string does not set it and the role may set it: the
+ * superuser, a role granted SET on the parameter; not a role without the privilege (which still
+ * prunes), not where the connection string or the database chose otherwise. Seen from inside the
+ * batches by a statement trigger on event.
+ */
+static void test_wal_compression(void **state)
+{
+        enum { PLAIN, GRANTED, DATABASE_PGLZ };
+        struct fx *f = *state;
+        const char *url = kdb_url(f->k);
+        const char *at = strchr(url, '@');
+        const char *db = strrchr(url, '/');
+        char role[32];
+        char role_url[1200];
+        char opt_url[1200];
+        struct {
+                const char *url;
+                int before; /* what changes first: one of the enum, or -1 */
+                const char *want;
+        } cases[] = {
+                { url, -1, "lz4" },
+                { opt_url, -1, "off" },
+                { role_url, PLAIN, "off" },
+                { role_url, GRANTED, "lz4" },
+                { url, DATABASE_PGLZ, "pglz" },
+        };
+
+        if (kdb_int(f->k, "SELECT current_setting('server_version_num')::int") < 150000)
+                skip(); /* lz4 and GRANT SET ON PARAMETER: PostgreSQL 15+ */
+        assert_non_null(at);
+        assert_non_null(db);
+        db++;
+        (void)snprintf(role, sizeof(role), "kr_plain_%d", (int)getpid());
+        (void)snprintf(role_url, sizeof(role_url), "postgresql://%s:kr-pw%s", role, at);
+        (void)snprintf(opt_url, sizeof(opt_url), "%s?options=-c%%20wal_compression%%3Doff", url);
+        kdb_exec(f->k, "CREATE ROLE %s LOGIN PASSWORD 'kr-pw'", role);
+        kdb_exec(f->k, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s",
+                 role);
+        kdb_exec(f->k, "CREATE TABLE kr_seen(walc text)");
+        kdb_exec(f->k, "GRANT INSERT ON kr_seen TO %s", role);
+        kdb_exec(f->k, "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                       "INSERT INTO public.kr_seen VALUES (current_setting('wal_compression')); "
+                       "RETURN NULL; END$$");
+        kdb_exec(f->k, "CREATE TRIGGER kr_seen AFTER DELETE ON event FOR EACH STATEMENT EXECUTE "
+                       "FUNCTION kr_seen()");
+        for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+                struct store_batch_result b;
+                struct errbuf err;
+                struct store *s;
+                char sid[16];
+
+                (void)snprintf(sid, sizeof(sid), "s%zu", i);
+                prune_case_session(f->k, sid, "u", 40 * DAY_MS);
+                if (cases[i].before == GRANTED)
+                        kdb_exec(f->k, "GRANT SET ON PARAMETER wal_compression TO %s", role);
+                else if (cases[i].before == DATABASE_PGLZ)
+                        kdb_exec(f->k, "ALTER DATABASE %s SET wal_compression = pglz", db);
+                kdb_exec(f->k, "DELETE FROM kr_seen");
+                errbuf_clear(&err);
+                s = open_url(cases[i].url);
+                plan_sessions(f, s);
+                assert_int_equal(store_delete_batch(s, 100, &b, &err), 0);
+                assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
+                store_writer_release(s);
+                store_close(s);
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen"), 1);
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen WHERE walc = %Q",
+                                         cases[i].want),
+                                 1);
+        }
+        kdb_exec(f->k, "ALTER DATABASE %s RESET wal_compression", db);
+        kdb_exec(f->k, "REVOKE SET ON PARAMETER wal_compression FROM %s", role);
+        kdb_exec(f->k, "DROP OWNED BY %s", role);
+        kdb_exec(f->k, "DROP ROLE %s", role);
+}
+
 /* ---- the sessions plan in parts, and its planning helper ------------------------------ */
 
 /*
@@ -1301,6 +1379,7 @@ int main(void)
                 PG_TEST(test_read_only, migrate),
                 PG_TEST(test_measure, migrate),
                 PG_TEST(test_reclaim, migrate),
+                PG_TEST(test_wal_compression, migrate),
                 PG_TEST(test_connect_error_redacted, migrate),
         };
         static const struct CMUnitTest alone[] = {
