@@ -95,7 +95,8 @@ struct pgs {
         bool xid_prepared;         /* kr_xid (others_wrote's look) is prepared on this connection */
         bool sync_off;             /* synchronous_commit is off on this connection */
         bool flush_ours;           /* backend_flush_after is 0 here: ours to set */
-        int writeback;             /* backend_flush_after set by us: 1, 0, -1 unknown */
+        bool walc_ours;            /* wal_compression is off here and ours to set (to lz4) */
+        int writeback;             /* our write-back settings are on: 1, 0, -1 unknown */
         /*
          * A real run's sessions plan goes in parts (PostgreSQL 14+, see postgres_plan.c): kr_sess
          * holds the sessions of the session table's blocks before sess_next_blk; the parts after

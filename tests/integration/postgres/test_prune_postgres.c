@@ -783,21 +783,23 @@ static void wait_writers_idle(struct store *s)
 }
 
 /* What a statement trigger on event saw of the deleting transaction's settings. */
-static void assert_seen(struct fx *f, const char *flush, const char *sync)
+static void assert_seen(struct fx *f, const char *flush, const char *sync, const char *walc)
 {
         assert_true(kdb_int(f->k, "SELECT count(*) FROM kr_seen") > 0);
         assert_int_equal(kdb_int(f->k,
-                                 "SELECT count(*) FROM kr_seen WHERE flush <> %Q OR sync <> %Q",
-                                 flush, sync),
+                                 "SELECT count(*) FROM kr_seen WHERE flush <> %Q OR sync <> %Q OR "
+                                 "walc <> %Q",
+                                 flush, sync, walc),
                          0);
 }
 
 /*
- * While kagent writes, a batch commits synchronously and its backend hands what it writes out to
- * the kernel's write-back at once (backend_flush_after); otherwise neither. synchronous_commit
- * is the batch's own (SET LOCAL), the write-back a session setting that store_others_wrote()
- * switches as kagent starts and stops writing. Seen from inside the batches by a statement
- * trigger on event.
+ * While kagent writes, a batch commits synchronously, its backend hands what it writes out to
+ * the kernel's write-back at once (backend_flush_after) and compresses the full-page images in
+ * its WAL (wal_compression, PostgreSQL 15+, as the superuser); otherwise none of them.
+ * synchronous_commit is the batch's own (SET LOCAL), the others session settings that
+ * store_others_wrote() switches as kagent starts and stops writing. Seen from inside the
+ * batches by a statement trigger on event.
  */
 static void test_settings_while_kagent_writes(void **state)
 {
@@ -806,10 +808,14 @@ static void test_settings_while_kagent_writes(void **state)
         struct errbuf err;
         struct store *s;
 
-        kdb_exec(f->k, "CREATE TABLE kr_seen(flush text, sync text)");
-        kdb_exec(f->k, "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
-                       "INSERT INTO public.kr_seen VALUES (current_setting('backend_flush_after'), "
-                       "current_setting('synchronous_commit')); RETURN NULL; END$$");
+        bool lz4 = kdb_int(f->k, "SELECT current_setting('server_version_num')::int") >= 150000;
+
+        kdb_exec(f->k, "CREATE TABLE kr_seen(flush text, sync text, walc text)");
+        kdb_exec(f->k,
+                 "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                 "INSERT INTO public.kr_seen VALUES (current_setting('backend_flush_after'), "
+                 "current_setting('synchronous_commit'), current_setting('wal_compression')); "
+                 "RETURN NULL; END$$");
         kdb_exec(f->k, "CREATE TRIGGER kr_seen AFTER DELETE ON event FOR EACH STATEMENT EXECUTE "
                        "FUNCTION kr_seen()");
         for (int i = 0; i < 3; i++) {
@@ -824,30 +830,31 @@ static void test_settings_while_kagent_writes(void **state)
         wait_writers_idle(s);
         assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
         assert_int_equal(b.rows, 8);
-        assert_seen(f, "0", "off");
+        assert_seen(f, "0", "off", "off");
 
         kdb_exec(f->k, "DELETE FROM kr_seen"); /* kagent writes */
         assert_true(store_others_wrote(s));
         assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
         assert_int_equal(b.rows, 8);
-        assert_seen(f, "512kB", "on");
+        assert_seen(f, "512kB", "on", lz4 ? "lz4" : "off");
 
         /* Nobody writes any more: both are off again. */
         kdb_exec(f->k, "DELETE FROM kr_seen");
         wait_writers_idle(s);
         assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
         assert_int_equal(b.rows, 8);
-        assert_seen(f, "0", "off");
+        assert_seen(f, "0", "off", "off");
         store_writer_release(s);
         store_close(s);
 }
 
 /*
- * The WAL of our batches has its full-page images compressed with lz4 where the server leaves
- * wal_compression off, the connection string does not set it and the role may set it: the
- * superuser, a role granted SET on the parameter; not a role without the privilege (which still
- * prunes), not where the connection string or the database chose otherwise. Seen from inside the
- * batches by a statement trigger on event.
+ * While kagent writes, the WAL of our batches has its full-page images compressed with lz4 where
+ * the server leaves wal_compression off, the connection string does not set it and the role may
+ * set it: the superuser, a role granted SET on the parameter; not a role without the privilege
+ * (which still prunes), not where the connection string or the database chose otherwise. Seen
+ * from inside the batches by a statement trigger on event (test_settings_while_kagent_writes:
+ * not while kagent is idle).
  */
 static void test_wal_compression(void **state)
 {
@@ -905,11 +912,13 @@ static void test_wal_compression(void **state)
                 errbuf_clear(&err);
                 s = open_url(cases[i].url);
                 plan_sessions(f, s);
+                kdb_exec(f->k, "INSERT INTO kr_seen VALUES ('kagent')"); /* kagent writes */
+                assert_true(store_others_wrote(s));
                 assert_int_equal(store_delete_batch(s, 100, &b, &err), 0);
                 assert_int_equal(b.tables[STORE_T_SESSION].rows, 1);
                 store_writer_release(s);
                 store_close(s);
-                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen"), 1);
+                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen"), 2);
                 assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen WHERE walc = %Q",
                                          cases[i].want),
                                  1);
