@@ -782,13 +782,46 @@ static void wait_writers_idle(struct store *s)
         }
 }
 
-/* What a statement trigger on event saw of the deleting transaction's settings. */
+static bool server_at_least(struct fx *f, int version_num)
+{
+        return kdb_int(f->k, "SELECT current_setting('server_version_num')::int") >= version_num;
+}
+
+/*
+ * A table kr_seen with a text column per setting in 'names', and a statement trigger on event
+ * that adds a row of those settings as the deleting transaction sees them.
+ */
+static void install_seen(struct fx *f, const char *const *names, size_t n)
+{
+        char cols[256] = "";
+        char vals[512] = "";
+        size_t cl = 0;
+        size_t vl = 0;
+
+        for (size_t i = 0; i < n; i++) {
+                const char *sep = i ? ", " : "";
+
+                cl += (size_t)snprintf(cols + cl, sizeof(cols) - cl, "%s%s text", sep, names[i]);
+                vl += (size_t)snprintf(vals + vl, sizeof(vals) - vl, "%scurrent_setting('%s')", sep,
+                                       names[i]);
+                assert_true(cl < sizeof(cols) && vl < sizeof(vals));
+        }
+        kdb_exec(f->k, "CREATE TABLE kr_seen(%s)", cols);
+        kdb_exec(f->k,
+                 "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
+                 "INSERT INTO public.kr_seen VALUES (%s); RETURN NULL; END$$",
+                 vals);
+        kdb_exec(f->k, "CREATE TRIGGER kr_seen AFTER DELETE ON event FOR EACH STATEMENT EXECUTE "
+                       "FUNCTION kr_seen()");
+}
+
+/* What the trigger of install_seen() saw of the deleting transaction's settings. */
 static void assert_seen(struct fx *f, const char *flush, const char *sync, const char *walc)
 {
         assert_true(kdb_int(f->k, "SELECT count(*) FROM kr_seen") > 0);
         assert_int_equal(kdb_int(f->k,
-                                 "SELECT count(*) FROM kr_seen WHERE flush <> %Q OR sync <> %Q OR "
-                                 "walc <> %Q",
+                                 "SELECT count(*) FROM kr_seen WHERE backend_flush_after <> %Q OR "
+                                 "synchronous_commit <> %Q OR wal_compression <> %Q",
                                  flush, sync, walc),
                          0);
 }
@@ -808,16 +841,11 @@ static void test_settings_while_kagent_writes(void **state)
         struct errbuf err;
         struct store *s;
 
-        bool lz4 = kdb_int(f->k, "SELECT current_setting('server_version_num')::int") >= 150000;
+        static const char *const names[] = { "backend_flush_after", "synchronous_commit",
+                                             "wal_compression" };
+        bool lz4 = server_at_least(f, 150000);
 
-        kdb_exec(f->k, "CREATE TABLE kr_seen(flush text, sync text, walc text)");
-        kdb_exec(f->k,
-                 "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
-                 "INSERT INTO public.kr_seen VALUES (current_setting('backend_flush_after'), "
-                 "current_setting('synchronous_commit'), current_setting('wal_compression')); "
-                 "RETURN NULL; END$$");
-        kdb_exec(f->k, "CREATE TRIGGER kr_seen AFTER DELETE ON event FOR EACH STATEMENT EXECUTE "
-                       "FUNCTION kr_seen()");
+        install_seen(f, names, sizeof(names) / sizeof(names[0]));
         for (int i = 0; i < 3; i++) {
                 char sid[16];
 
@@ -859,6 +887,7 @@ static void test_settings_while_kagent_writes(void **state)
 static void test_wal_compression(void **state)
 {
         enum { PLAIN, GRANTED, DATABASE_PGLZ };
+        static const char *const walc[] = { "wal_compression" };
         struct fx *f = *state;
         const char *url = kdb_url(f->k);
         const char *at = strchr(url, '@');
@@ -878,7 +907,7 @@ static void test_wal_compression(void **state)
                 { url, DATABASE_PGLZ, "pglz" },
         };
 
-        if (kdb_int(f->k, "SELECT current_setting('server_version_num')::int") < 150000)
+        if (!server_at_least(f, 150000))
                 skip(); /* lz4 and GRANT SET ON PARAMETER: PostgreSQL 15+ */
         assert_non_null(at);
         assert_non_null(db);
@@ -889,13 +918,8 @@ static void test_wal_compression(void **state)
         kdb_exec(f->k, "CREATE ROLE %s LOGIN PASSWORD 'kr-pw'", role);
         kdb_exec(f->k, "GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %s",
                  role);
-        kdb_exec(f->k, "CREATE TABLE kr_seen(walc text)");
+        install_seen(f, walc, 1);
         kdb_exec(f->k, "GRANT INSERT ON kr_seen TO %s", role);
-        kdb_exec(f->k, "CREATE FUNCTION kr_seen() RETURNS trigger LANGUAGE plpgsql AS $$BEGIN "
-                       "INSERT INTO public.kr_seen VALUES (current_setting('wal_compression')); "
-                       "RETURN NULL; END$$");
-        kdb_exec(f->k, "CREATE TRIGGER kr_seen AFTER DELETE ON event FOR EACH STATEMENT EXECUTE "
-                       "FUNCTION kr_seen()");
         for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
                 struct store_batch_result b;
                 struct errbuf err;
@@ -919,7 +943,8 @@ static void test_wal_compression(void **state)
                 store_writer_release(s);
                 store_close(s);
                 assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen"), 2);
-                assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM kr_seen WHERE walc = %Q",
+                assert_int_equal(kdb_int(f->k,
+                                         "SELECT count(*) FROM kr_seen WHERE wal_compression = %Q",
                                          cases[i].want),
                                  1);
         }
