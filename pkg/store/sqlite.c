@@ -638,6 +638,7 @@ static int sq_open(struct store *s, const struct store_config *cfg, struct errbu
 
         q->lock_fd = -1;
         q->watch_fd = -1;
+        q->plan_dv = -1;
         q->read_only = cfg->read_only;
         q->busy_timeout_ms = cfg->busy_timeout_ms > 0 ? cfg->busy_timeout_ms : 5000;
         q->read_budget_ms = 20;
@@ -1021,6 +1022,7 @@ static void sq_release(struct store *s)
         }
         /* A new connection counts data_version from its own start: re-prime the baseline. */
         (void)sq_int(q, "PRAGMA data_version", &q->data_version, NULL);
+        q->plan_dv = -1;
 }
 
 const struct store_ops store_sqlite_ops = {

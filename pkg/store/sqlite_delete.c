@@ -556,7 +556,8 @@ struct sess_row {
         int64_t seq;
         int64_t srid;
         int64_t rows;
-        bool tk; /* its tasks were planned to go with it */
+        int64_t n[STORE_T_COUNT]; /* its planned rows per table */
+        bool tk;                  /* its tasks were planned to go with it */
         char *sid;
         char *uid;
 };
@@ -591,9 +592,10 @@ static int sess_batch_load(struct sq *q, int64_t max_rows, struct sess_batch *ou
         out->v = calloc(cap, sizeof(*out->v));
         if (!out->v)
                 return errbuf_set(err, -ENOMEM, "out of memory");
+        _Static_assert(STORE_T_COUNT == 10, "kr_sess has the columns n0..n9");
         rc = sq_prepare(q,
-                        "SELECT seq, srid, rows, tk, sid, uid FROM temp.kr_sess WHERE seq > ?1 "
-                        "ORDER BY seq LIMIT ?2",
+                        "SELECT seq, srid, rows, tk, sid, uid, n0, n1, n2, n3, n4, n5, n6, n7, "
+                        "n8, n9 FROM temp.kr_sess WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                         &st, err);
         if (rc < 0)
                 return rc;
@@ -612,6 +614,8 @@ static int sess_batch_load(struct sq *q, int64_t max_rows, struct sess_batch *ou
                 r->srid = sqlite3_column_int64(st, 1);
                 r->rows = rows;
                 r->tk = sqlite3_column_int(st, 3) != 0;
+                for (int t = 0; t < STORE_T_COUNT; t++)
+                        r->n[t] = sqlite3_column_int64(st, 6 + t);
                 r->sid = sid ? strdup(sid) : NULL;
                 r->uid = uid ? strdup(uid) : NULL;
                 out->n++;
@@ -677,10 +681,12 @@ static int sess_tasks_go(struct sq *q, sqlite3_stmt **st, const struct sess_row 
 /*
  * Delete what is left of one idle session within '*budget' rows, children first and its row
  * last. '*complete' tells whether the session row went (else the next batch goes on with it).
+ * When nobody else has written since the plan ('as_planned'), a table the plan found none of
+ * the session's rows in has none still, and is not visited.
  */
 static int sess_delete_one(struct sq *q, sqlite3_stmt **st, const struct sess_row *r,
-                           int64_t *budget, struct store_batch_result *res, bool *complete,
-                           struct errbuf *err)
+                           bool as_planned, int64_t *budget, struct store_batch_result *res,
+                           bool *complete, struct errbuf *err)
 {
         int go;
         int rc;
@@ -693,7 +699,8 @@ static int sess_delete_one(struct sq *q, sqlite3_stmt **st, const struct sess_ro
                 int64_t mark = 0;
                 int64_t n = 0;
 
-                if (!st[i] || ((i == SD_PUSH || i == SD_TASKS) && !go))
+                if (!st[i] || ((i == SD_PUSH || i == SD_TASKS) && !go) ||
+                    (as_planned && r->n[sd_table[i]] == 0))
                         continue;
                 if (*budget <= 0)
                         return 0;
@@ -716,13 +723,28 @@ static int sess_delete_one(struct sq *q, sqlite3_stmt **st, const struct sess_ro
 }
 
 /*
+ * Nobody else has committed since the plan began reading, and nobody can until this batch
+ * commits (it holds the write lock): the plan is still exactly what the database holds. Our
+ * own commits do not change data_version.
+ */
+static bool as_planned(struct sq *q)
+{
+        int64_t v = -1;
+
+        return q->plan_dv >= 0 && sq_int(q, "PRAGMA data_version", &v, NULL) == 0 &&
+               v == q->plan_dv;
+}
+
+/*
  * Re-check and delete the batch's sessions; '*cursor' ends after the last one finished. The
- * batch ends early, after a whole session, when another process is waiting for the lock.
+ * batch ends early, after a whole session, when another process is waiting for the lock. A
+ * session is re-checked unless nothing has changed since the plan found it idle.
  */
 static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_batch *b,
                           int64_t max_rows, struct store_batch_result *res, int64_t *cursor,
                           struct errbuf *err)
 {
+        bool unchanged = as_planned(q);
         int64_t budget = max_rows;
 
         for (size_t i = 0; i < b->n && budget > 0; i++) {
@@ -736,7 +758,7 @@ static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_bat
                         break;
                 }
 
-                rc = session_active(q, r->sid, r->uid, 0, err);
+                rc = unchanged ? 0 : session_active(q, r->sid, r->uid, 0, err);
                 if (rc < 0)
                         return rc;
                 if (rc > 0) {
@@ -745,7 +767,7 @@ static int sess_batch_run(struct sq *q, sqlite3_stmt **st, const struct sess_bat
                         *cursor = r->seq;
                         continue;
                 }
-                rc = sess_delete_one(q, st, r, &budget, res, &complete, err);
+                rc = sess_delete_one(q, st, r, unchanged, &budget, res, &complete, err);
                 if (rc < 0)
                         return rc;
                 if (!complete)

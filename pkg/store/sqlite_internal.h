@@ -59,6 +59,7 @@ struct sq {
         bool sess_pending;                  /* temp.kr_sess holds whole sessions still to delete */
         int64_t sess_cursor;                /* last kr_sess seq done (deleted or skipped) */
         int64_t data_version;               /* last PRAGMA data_version seen */
+        int64_t plan_dv;                    /* data_version as the plan began reading, or -1 */
         int64_t read_budget_ms;             /* target duration of one read statement */
         int64_t deadline_mono_ms;           /* plan deadline, 0 = none */
         const volatile int *stop;           /* plan stop request, may be NULL */

@@ -196,6 +196,37 @@ static void test_rows_after_plan_bounded(void **state)
         assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM crewai_agent_memory"), 1);
 }
 
+/*
+ * Rows written after the plan (dated in the past: not activity) to tables in which the plan
+ * found none of the session's rows go with it all the same.
+ */
+static void test_rows_after_plan_in_empty_tables(void **state)
+{
+        struct fx *f = *state;
+        struct store_plan_result plan;
+        struct store_batch_result b;
+        struct store *s;
+
+        kdb_session(f->k, "bare", "u", 41 * DAY_MS, 40 * DAY_MS, -1);
+        kdb_event(f->k, "bare-e1", "bare", "u", 40 * DAY_MS, -1);
+        kdb_task(f->k, "t-bare", "bare", "completed", 40 * DAY_MS, -1);
+        prune_case_session(f->k, "full", "u", 40 * DAY_MS);
+        s = plan_sessions(f, &plan);
+        assert_int_equal(plan.units, 2);
+        assert_int_equal(plan.tables[STORE_T_PUSH].rows, 0);
+        assert_int_equal(plan.tables[STORE_T_CHECKPOINT_WRITE].rows, 1);
+        kdb_write(f->k, "u", "bare", "", "bare-cp1", 0, 40 * DAY_MS);
+        kdb_crewai(f->k, "crewai_flow_state", "u", "bare", 40 * DAY_MS, -1);
+        kdb_push(f->k, "p-bare", "t-bare", 40 * DAY_MS, -1);
+        do
+                b = batch(s, 1000);
+        while (!b.done);
+        store_close(s);
+        assert_int_equal(rows_of(f, "bare", "u") + rows_of(f, "full", "u"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM task"), 0);
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM push_notification"), 0);
+}
+
 /* An event written after the plan (even one dated in the past) keeps its whole session. */
 static void test_event_after_plan_keeps_session(void **state)
 {
@@ -634,6 +665,7 @@ int main(void)
                 { "flock_held_measures_only/sqlite", test_flock_held_measures_only },
                 { "session_in_parts/sqlite", test_session_in_parts },
                 { "rows_after_plan_bounded/sqlite", test_rows_after_plan_bounded },
+                { "rows_after_plan_in_empty_tables/sqlite", test_rows_after_plan_in_empty_tables },
                 { "event_after_plan_keeps_session/sqlite", test_event_after_plan_keeps_session },
                 { "shared_tasks_stay_claimed/sqlite", test_shared_tasks_stay_claimed },
                 { "whole_sessions_dry_run_matches/sqlite", test_whole_sessions_dry_run_matches },
