@@ -1542,8 +1542,11 @@ int sq_plan(struct store *s, const struct store_rule_params *p, struct store_pla
         /* Deleting starts after what is left of earlier plans (a dry run keeps them all). */
         q->cursor = seq_before;
         /* What the plan reads is as of this version or later (sq_delete_sessions()). */
-        if (sq_int(q, "PRAGMA data_version", &q->plan_dv, NULL) < 0)
+        rc = sq_int(q, "PRAGMA data_version", &q->plan_dv, err);
+        if (rc < 0) {
                 q->plan_dv = -1;
+                goto out;
+        }
         rc = plan_activity(q, p, &b, seq_before == 0, &whole, err);
         if (rc < 0)
                 goto out;
