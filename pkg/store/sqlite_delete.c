@@ -555,7 +555,6 @@ static int sess_stmts_prepare(struct sq *q, struct errbuf *err)
 struct sess_row {
         int64_t seq;
         int64_t srid;
-        int64_t rows;
         int64_t n[STORE_T_COUNT]; /* its planned rows per table */
         bool tk;                  /* its tasks were planned to go with it */
         char *sid;
@@ -594,8 +593,8 @@ static int sess_batch_load(struct sq *q, int64_t max_rows, struct sess_batch *ou
                 return errbuf_set(err, -ENOMEM, "out of memory");
         _Static_assert(STORE_T_COUNT == 10, "kr_sess has the columns n0..n9");
         rc = sq_prepare(q,
-                        "SELECT seq, srid, rows, tk, sid, uid, n0, n1, n2, n3, n4, n5, n6, n7, "
-                        "n8, n9 FROM temp.kr_sess WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+                        "SELECT seq, srid, tk, sid, uid, n0, n1, n2, n3, n4, n5, n6, n7, n8, "
+                        "n9 FROM temp.kr_sess WHERE seq > ?1 ORDER BY seq LIMIT ?2",
                         &st, err);
         if (rc < 0)
                 return rc;
@@ -603,19 +602,20 @@ static int sess_batch_load(struct sq *q, int64_t max_rows, struct sess_batch *ou
         (void)sqlite3_bind_int64(st, 2, (int64_t)cap);
         while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
                 struct sess_row *r = &out->v[out->n];
-                const char *sid = (const char *)sqlite3_column_text(st, 4);
-                const char *uid = (const char *)sqlite3_column_text(st, 5);
-                int64_t rows = sqlite3_column_int64(st, 2);
+                const char *sid = (const char *)sqlite3_column_text(st, 3);
+                const char *uid = (const char *)sqlite3_column_text(st, 4);
+                int64_t rows = 0;
 
+                for (int t = 0; t < STORE_T_COUNT; t++) {
+                        r->n[t] = sqlite3_column_int64(st, 5 + t);
+                        rows += r->n[t];
+                }
                 if (out->n > 0 && sum + rows > max_rows)
                         break;
                 sum += rows;
                 r->seq = sqlite3_column_int64(st, 0);
                 r->srid = sqlite3_column_int64(st, 1);
-                r->rows = rows;
-                r->tk = sqlite3_column_int(st, 3) != 0;
-                for (int t = 0; t < STORE_T_COUNT; t++)
-                        r->n[t] = sqlite3_column_int64(st, 6 + t);
+                r->tk = sqlite3_column_int(st, 2) != 0;
                 r->sid = sid ? strdup(sid) : NULL;
                 r->uid = uid ? strdup(uid) : NULL;
                 out->n++;

@@ -58,7 +58,7 @@ int sq_temp_setup(struct sq *q, struct errbuf *err)
                 "nonterm REAL) WITHOUT ROWID;"
                 "CREATE TEMP TABLE IF NOT EXISTS kr_sess(seq INTEGER PRIMARY KEY, "
                 "sid TEXT NOT NULL, uid TEXT NOT NULL, srid INTEGER, tk INTEGER NOT NULL "
-                "DEFAULT 0, rows INTEGER NOT NULL DEFAULT 0, "
+                "DEFAULT 0, "
                 "n0 INTEGER DEFAULT 0, b0 INTEGER DEFAULT 0, "
                 "n1 INTEGER DEFAULT 0, b1 INTEGER DEFAULT 0, "
                 "n2 INTEGER DEFAULT 0, b2 INTEGER DEFAULT 0, "
@@ -1075,10 +1075,7 @@ static int plan_sessions_whole(struct sq *q, struct binds *b, bool bytes,
                 rc = sess_count(q, b, n, bytes, err);
         /* A session row deleted since the candidates were read has nothing left to plan. */
         if (rc == 0)
-                rc = sq_exec(q,
-                             "DELETE FROM temp.kr_sess WHERE srid IS NULL; UPDATE temp.kr_sess "
-                             "SET rows = n0 + n1 + n2 + n3 + n4 + n5 + n6 + n7 + n8 + n9",
-                             err);
+                rc = sq_exec(q, "DELETE FROM temp.kr_sess WHERE srid IS NULL", err);
         if (rc == 0)
                 rc = sess_totals(q, out, err);
         if (rc < 0)
