@@ -37,7 +37,7 @@
 #define PG_SQL_MAX    65536
 #define PG_NAME_MAX   140 /* a quoted "schema"."table" */
 #define PG_KEYS       5   /* key columns of a candidate row: k1..k5 */
-#define PG_PARAMS_MAX 8
+#define PG_PARAMS_MAX 12
 
 struct pg_table {
         bool present;

@@ -651,7 +651,8 @@ static bool sess_child(const struct pgs *q, int t)
 
 /*
  * ", dN AS (DELETE ...)" for each child table of the sessions in ok but the tasks: each returns
- * its rows' bytes (x) and, unless 'checked', whether the row is activity after $3 (a).
+ * its rows' bytes (x), their places (tid, for sess_hint()) and, unless 'checked', whether the
+ * row is activity after $3 (a).
  */
 static int sess_child_deletes(const struct pgs *q, struct buf *b, bool checked)
 {
@@ -664,7 +665,8 @@ static int sess_child_deletes(const struct pgs *q, struct buf *b, bool checked)
                         continue;
                 rc |= buf_printf(b, ", d%d AS (DELETE FROM %s c USING ok WHERE ", t, q->t[t].qname);
                 rc |= pg_child_cond(b, (enum store_table)t, "ok.id", "ok.user_id");
-                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x", q->t[t].bytes_expr);
+                rc |= buf_printf(b, " RETURNING (%s)::bigint AS x, c.ctid AS tid",
+                                 q->t[t].bytes_expr);
                 if (tt)
                         rc |= buf_printf(b, ", coalesce(c.%s > $3, false) AS a", tt);
                 rc |= buf_append_str(b, ")");
@@ -690,12 +692,12 @@ static int sess_task_deletes(const struct pgs *q, struct buf *b, const char *mat
         if (q->t[STORE_T_PUSH].present)
                 rc |= buf_printf(b,
                                  ", d%d AS (DELETE FROM %s c USING tk WHERE c.task_id = "
-                                 "tk.id RETURNING (%s)::bigint AS x)",
+                                 "tk.id RETURNING (%s)::bigint AS x, c.ctid AS tid)",
                                  (int)STORE_T_PUSH, q->t[STORE_T_PUSH].qname,
                                  q->t[STORE_T_PUSH].bytes_expr);
         rc |= buf_printf(b,
                          ", d%d AS (DELETE FROM %s c USING tk WHERE c.id = tk.id "
-                         "RETURNING (%s)::bigint AS x)",
+                         "RETURNING (%s)::bigint AS x, c.ctid AS tid)",
                          (int)STORE_T_TASK, q->t[STORE_T_TASK].qname,
                          q->t[STORE_T_TASK].bytes_expr);
         return rc;
@@ -703,7 +705,8 @@ static int sess_task_deletes(const struct pgs *q, struct buf *b, const char *mat
 
 /*
  * The statement's one row after " SELECT ": the batch's last seq, its sessions, those deleted,
- * the guards, then rows and bytes per table.
+ * the guards, rows and bytes per table, then per table the deleted rows' places (a tid[]
+ * literal, or NULL).
  */
 static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
 {
@@ -730,6 +733,12 @@ static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
                                          t, t);
                 else
                         rc |= buf_append_str(b, ", 0, 0");
+        }
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b, ", (SELECT array_agg(tid)::text FROM d%d)", t);
+                else
+                        rc |= buf_append_str(b, ", NULL::text");
         }
         return rc;
 }
@@ -771,9 +780,28 @@ static int sess_delete_sql(const struct pgs *q, struct buf *b, bool checked)
         rc |= sess_task_deletes(q, b, mat);
         rc |= buf_printf(b,
                          ", d%d AS (DELETE FROM %s c USING ok WHERE c.id = ok.id AND "
-                         "c.user_id = ok.user_id RETURNING (%s)::bigint AS x) SELECT ",
+                         "c.user_id = ok.user_id RETURNING (%s)::bigint AS x, c.ctid AS tid) "
+                         "SELECT ",
                          (int)STORE_T_SESSION, sess, q->t[STORE_T_SESSION].bytes_expr);
         rc |= sess_result_sql(q, b, checked);
+        return rc ? -EMSGSIZE : 0;
+}
+
+/*
+ * "SELECT ...": reads the rows of each table the batch statement deletes from by their places,
+ * $1.. a tid[] per such table in table order (NULL: none).
+ */
+static int sess_hint_sql(const struct pgs *q, struct buf *b)
+{
+        int rc = buf_append_str(b, "SELECT 0");
+        int n = 0;
+
+        for (int t = 0; t < STORE_T_COUNT; t++)
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        rc |= buf_printf(b,
+                                         " + (SELECT count(*) FROM %s WHERE ctid = "
+                                         "ANY($%d::tid[]))",
+                                         q->t[t].qname, ++n);
         return rc ? -EMSGSIZE : 0;
 }
 
@@ -783,7 +811,7 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
                 "SELECT count(*) FROM pg_temp.kr_sess b, LATERAL (SELECT 1 FROM %s s WHERE "
                 "s.id = b.sid AND s.user_id = b.uid FOR UPDATE OF s SKIP LOCKED) x WHERE "
                 "b.seq > $1::bigint AND b.seq <= $2::bigint";
-        static const char *const names[] = { "kr_slock", "kr_sdel", "kr_sdelc" };
+        static const char *const names[] = { "kr_slock", "kr_sdel", "kr_sdelc", "kr_shint" };
         struct buf sql;
         PGresult *res = NULL;
         int rc = 0;
@@ -791,10 +819,11 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
         if (q->sess_prepared)
                 return 0;
         buf_init(&sql, PG_SQL_MAX);
-        for (int i = 0; i < 3 && rc == 0; i++) {
+        for (int i = 0; i < 4 && rc == 0; i++) {
                 buf_reset(&sql);
-                if (i == 0 ? buf_printf(&sql, lock_sql, q->t[STORE_T_SESSION].qname) < 0
-                           : sess_delete_sql(q, &sql, i == 2) < 0) {
+                if (i == 0   ? buf_printf(&sql, lock_sql, q->t[STORE_T_SESSION].qname) < 0
+                    : i == 3 ? sess_hint_sql(q, &sql) < 0
+                             : sess_delete_sql(q, &sql, i == 2) < 0) {
                         rc = too_long(err);
                         break;
                 }
@@ -806,7 +835,7 @@ static int sess_prepare(struct pgs *q, struct errbuf *err)
         buf_cleanup(&sql);
         if (rc == 0)
                 q->sess_prepared = true;
-        else /* e.g. a table lock: the next attempt prepares both again */
+        else /* e.g. a table lock: the next attempt prepares them all again */
                 (void)pg_deallocate(q, NULL, "prepare");
         return rc;
 }
@@ -893,9 +922,39 @@ struct sess_done {
 };
 
 /*
+ * After a batch committed while kagent writes: read the rows it deleted once more, by their
+ * places (the batch statement's tid[] columns in 'res'), so that this backend sets their hint
+ * bits (deleted, and committed) while their pages are still dirty in shared_buffers from the
+ * delete. Whoever reads a deleted row first sets them otherwise, and that is autovacuum's
+ * ANALYZE, which the deletes set off: it dirties its sample pages again (30,000 of event's,
+ * ~220 MB after the benchmark's prune), its backend writes them to the page cache unflushed, and
+ * the kernel later writes that pile out in one burst that kagent's commits wait behind. Only
+ * while kagent writes: then our commits are synchronous, and a hint bit can only be set once
+ * the commit is flushed. A read that fails changes nothing of what was deleted.
+ */
+static void sess_hint(struct pgs *q, const PGresult *res)
+{
+        struct pg_params p;
+        struct errbuf err;
+
+        pg_params_init(&p);
+        for (int t = 0; t < STORE_T_COUNT; t++) {
+                int col = 4 + 2 * STORE_T_COUNT + t;
+
+                if (sess_child(q, t) || t == STORE_T_SESSION)
+                        pg_param_str(&p, pqlib.PQgetisnull(res, 0, col)
+                                                 ? NULL
+                                                 : pqlib.PQgetvalue(res, 0, col));
+        }
+        errbuf_clear(&err);
+        if (pg_exec_prepared(q, "kr_shint", &p, NULL, &err, "hint bits") < 0)
+                log_debug("postgres: deleted rows not read again", LOG_STR("error", err.msg));
+}
+
+/*
  * The sessions after sess_cursor up to 'hi' in one transaction through statement 'stmt'
  * (kr_sdel or kr_sdelc), sent as one script: one round trip begins, locks the sessions, deletes
- * them and commits. Rolled back when it fails.
+ * them and commits. Rolled back when it fails. While kagent writes, sess_hint() follows.
  */
 static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int64_t hi,
                           struct sess_done *d, struct errbuf *err)
@@ -905,6 +964,8 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
         char script[768];
         int64_t t0;
         int rc;
+
+        bool writing = pg_kagent_writing(q, clock_mono_ms());
 
         memset(d, 0, sizeof(*d));
         pg_params_init(&cut);
@@ -928,7 +989,7 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
         rc = pg_script_rows(q, script, r, 2, err, "delete");
         if (rc == 0) {
                 if (!r[1] || pqlib.PQntuples(r[1]) != 1 ||
-                    pqlib.PQnfields(r[1]) != 4 + 2 * STORE_T_COUNT) {
+                    pqlib.PQnfields(r[1]) != 4 + 3 * STORE_T_COUNT) {
                         rc = errbuf_set(err, -EPROTO, "postgres delete: unexpected result");
                 } else {
                         (void)str_to_i64(pqlib.PQgetvalue(r[1], 0, 0), &d->last);
@@ -944,6 +1005,9 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
                 }
                 pg_note_own_xid(q); /* committed */
         }
+        d->res.txn_us = (clock_mono_ns() - t0) / 1000;
+        if (rc == 0 && writing)
+                sess_hint(q, r[1]);
         for (int i = 0; i < 2; i++)
                 pqlib.PQclear(r[i]);
         if (rc < 0) {
@@ -951,8 +1015,8 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
                 /* Failed by its own check, after deleting: its transaction id was taken. */
                 if (failed_with(err, "KR001") || failed_with(err, "KR002"))
                         pg_note_own_xid(q);
+                d->res.txn_us = (clock_mono_ns() - t0) / 1000; /* with its rollback */
         }
-        d->res.txn_us = (clock_mono_ns() - t0) / 1000;
         return rc;
 }
 

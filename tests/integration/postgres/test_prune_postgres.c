@@ -877,6 +877,89 @@ static void test_settings_while_kagent_writes(void **state)
 }
 
 /*
+ * Of the deleted rows of 'table' (pageinspect: every tuple of its pages whose deleting
+ * transaction id is after 'after'), how many still lack the hint bit "deleted, and committed"
+ * (HEAP_XMAX_COMMITTED, 0x0400); '*dead' is how many there are, '*last' the newest such id.
+ */
+#define DEAD_ROWS                                                                                  \
+        "FROM generate_series(0, pg_relation_size('%s') / 8192 - 1) AS b, "                        \
+        "heap_page_items(get_raw_page('%s', b::int)) AS h WHERE h.t_xmax::text::bigint > %lld"
+
+static int64_t unhinted(struct fx *f, const char *table, int64_t after, int64_t *dead,
+                        int64_t *last)
+{
+        *dead = kdb_int(f->k, "SELECT count(*) " DEAD_ROWS, table, table, (long long)after);
+        *last = kdb_int(f->k, "SELECT coalesce(max(h.t_xmax::text::bigint), 0) " DEAD_ROWS, table,
+                        table, (long long)after);
+        return kdb_int(f->k, "SELECT count(*) " DEAD_ROWS " AND (h.t_infomask & 1024) = 0", table,
+                       table, (long long)after);
+}
+
+/*
+ * While kagent writes, a batch of whole sessions reads the rows it deleted once more after its
+ * commit, so that their hint bits are set while the pages are still in shared_buffers, not by
+ * autovacuum's ANALYZE later (which would dirty its sample pages again). While nobody writes, it
+ * does not (its commits are asynchronous: a hint bit waits for the commit's flush). Nothing else
+ * reads the deleted rows here: autovacuum is off for those tables.
+ */
+static void test_hint_bits_while_kagent_writes(void **state)
+{
+        static const struct {
+                const char *table;
+                int64_t rows; /* of a session of prune_case_session() */
+        } t[] = { { "event", 3 }, { "lg_checkpoint", 1 }, { "session", 1 } };
+        struct fx *f = *state;
+        struct store_batch_result b;
+        struct errbuf err;
+        struct store *s;
+        int64_t after[3] = { 0 };
+
+        if (kdb_int(f->k, "SELECT count(*) FROM pg_available_extensions WHERE name = "
+                          "'pageinspect'") == 0)
+                skip(); /* the server's contrib modules are not installed */
+        kdb_exec(f->k, "CREATE EXTENSION pageinspect");
+        for (size_t i = 0; i < 3; i++)
+                kdb_exec(f->k, "ALTER TABLE %s SET (autovacuum_enabled = false)", t[i].table);
+        kdb_exec(f->k, "CREATE TABLE kr_w(i int)");
+        for (int i = 0; i < 2; i++) {
+                char sid[16];
+
+                (void)snprintf(sid, sizeof(sid), "s%d", i);
+                prune_case_session(f->k, sid, "u", (40 + i) * DAY_MS);
+        }
+        errbuf_clear(&err);
+        s = open_fx(f);
+        plan_sessions(f, s);
+
+        /* Nobody writes: the hint bits of the batch's deleted rows stay unset. */
+        wait_writers_idle(s);
+        assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
+        assert_int_equal(b.rows, 8);
+        for (size_t i = 0; i < 3; i++) {
+                int64_t dead = 0;
+
+                assert_int_equal(unhinted(f, t[i].table, 0, &dead, &after[i]), t[i].rows);
+                assert_int_equal(dead, t[i].rows);
+        }
+
+        /* kagent writes: the next batch's are set. */
+        kdb_exec(f->k, "INSERT INTO kr_w VALUES (1)");
+        assert_true(store_others_wrote(s));
+        assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
+        assert_int_equal(b.rows, 8);
+        for (size_t i = 0; i < 3; i++) {
+                int64_t dead = 0;
+                int64_t last = 0;
+
+                assert_int_equal(unhinted(f, t[i].table, after[i], &dead, &last), 0);
+                assert_int_equal(dead, t[i].rows);
+        }
+        assert_int_equal(kdb_int(f->k, "SELECT count(*) FROM session"), 0);
+        store_writer_release(s);
+        store_close(s);
+}
+
+/*
  * While kagent writes, the WAL of our batches has its full-page images compressed with lz4 where
  * the server leaves wal_compression off, the connection string does not set it and the role may
  * set it: the superuser, a role granted SET on the parameter; not a role without the privilege
@@ -1424,6 +1507,7 @@ int main(void)
                 PG_TEST(test_analyze_counted_before_commit, migrate),
                 PG_TEST(test_rolled_back_batch_is_ours, migrate),
                 PG_TEST(test_settings_while_kagent_writes, migrate),
+                PG_TEST(test_hint_bits_while_kagent_writes, migrate),
         };
         struct CMUnitTest tests[64];
         size_t cap = sizeof(tests) / sizeof(tests[0]);
