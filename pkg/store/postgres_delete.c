@@ -706,7 +706,7 @@ static int sess_task_deletes(const struct pgs *q, struct buf *b, const char *mat
 /*
  * The statement's one row after " SELECT ": the batch's last seq, its sessions, those deleted,
  * the guards, rows and bytes per table, then per table the deleted rows' places (a tid[]
- * literal, or NULL).
+ * literal) when $5 asks for them (sess_hint(): gathering them cost an idle run 15%), else NULL.
  */
 static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
 {
@@ -736,7 +736,10 @@ static int sess_result_sql(const struct pgs *q, struct buf *b, bool checked)
         }
         for (int t = 0; t < STORE_T_COUNT; t++) {
                 if (sess_child(q, t) || t == STORE_T_SESSION)
-                        rc |= buf_printf(b, ", (SELECT array_agg(tid)::text FROM d%d)", t);
+                        rc |= buf_printf(b,
+                                         ", CASE WHEN $5::boolean THEN (SELECT "
+                                         "array_agg(tid)::text FROM d%d) END",
+                                         t);
                 else
                         rc |= buf_append_str(b, ", NULL::text");
         }
@@ -980,11 +983,13 @@ static int sess_fast_once(struct pgs *q, const char *stmt, int64_t max_rows, int
         (void)snprintf(
                 script, sizeof(script),
                 "%s; SET LOCAL lock_timeout = '%" PRId64 "ms'%s; EXECUTE kr_slock(%" PRId64
-                ", %" PRId64 "); EXECUTE %s(%" PRId64 ", %" PRId64 ", '%s', %" PRId64 "); COMMIT",
+                ", %" PRId64 "); EXECUTE %s(%" PRId64 ", %" PRId64 ", '%s', %" PRId64
+                ", %s); COMMIT",
                 pg_begin_sql(q), q->fast_lock_ms > 0 ? q->fast_lock_ms : PG_FAST_LOCK_TIMEOUT_MS,
                 q->server_version >= 120000 ? "; SET LOCAL plan_cache_mode = force_generic_plan"
                                             : "",
-                q->sess_cursor, hi, stmt, q->sess_cursor, max_rows, cut.v[0], hi);
+                q->sess_cursor, hi, stmt, q->sess_cursor, max_rows, cut.v[0], hi,
+                writing ? "true" : "false");
         t0 = clock_mono_ns();
         rc = pg_script_rows(q, script, r, 2, err, "delete");
         if (rc == 0) {
