@@ -826,6 +826,22 @@ static void assert_seen(struct fx *f, const char *flush, const char *sync, const
                          0);
 }
 
+/* 'n' sessions s0.. idle for 40+ days (prune_case_session), opened and planned. */
+static struct store *idle_sessions_planned(struct fx *f, int n)
+{
+        struct store *s;
+
+        for (int i = 0; i < n; i++) {
+                char sid[16];
+
+                (void)snprintf(sid, sizeof(sid), "s%d", i);
+                prune_case_session(f->k, sid, "u", (40 + i) * DAY_MS);
+        }
+        s = open_fx(f);
+        plan_sessions(f, s);
+        return s;
+}
+
 /*
  * While kagent writes, a batch commits synchronously, its backend hands what it writes out to
  * the kernel's write-back at once (backend_flush_after) and compresses the full-page images in
@@ -846,15 +862,8 @@ static void test_settings_while_kagent_writes(void **state)
         bool lz4 = server_at_least(f, 150000);
 
         install_seen(f, names, sizeof(names) / sizeof(names[0]));
-        for (int i = 0; i < 3; i++) {
-                char sid[16];
-
-                (void)snprintf(sid, sizeof(sid), "s%d", i);
-                prune_case_session(f->k, sid, "u", (40 + i) * DAY_MS);
-        }
+        s = idle_sessions_planned(f, 3);
         errbuf_clear(&err);
-        s = open_fx(f);
-        plan_sessions(f, s);
         wait_writers_idle(s);
         assert_int_equal(store_delete_batch(s, 8, &b, &err), 0);
         assert_int_equal(b.rows, 8);
@@ -921,15 +930,8 @@ static void test_hint_bits_while_kagent_writes(void **state)
         for (size_t i = 0; i < 3; i++)
                 kdb_exec(f->k, "ALTER TABLE %s SET (autovacuum_enabled = false)", t[i].table);
         kdb_exec(f->k, "CREATE TABLE kr_w(i int)");
-        for (int i = 0; i < 2; i++) {
-                char sid[16];
-
-                (void)snprintf(sid, sizeof(sid), "s%d", i);
-                prune_case_session(f->k, sid, "u", (40 + i) * DAY_MS);
-        }
+        s = idle_sessions_planned(f, 2);
         errbuf_clear(&err);
-        s = open_fx(f);
-        plan_sessions(f, s);
 
         /* Nobody writes: the hint bits of the batch's deleted rows stay unset. */
         wait_writers_idle(s);
